@@ -1,0 +1,3 @@
+from alignlab.cli import app
+
+app(prog_name="alignlab")

@@ -1,0 +1,35 @@
+"""The ``alignlab`` command: one sub-command group per pipeline stage.
+
+The CLI is thin: it parses arguments, validates them, and calls the library
+function of the same name. Heavy imports (torch, transformers) happen inside
+the commands, so ``alignlab --help`` is instant.
+"""
+
+import typer
+
+from alignlab import __version__
+from alignlab.cli.data import app as data_app
+
+app = typer.Typer(
+    name="alignlab",
+    help="Align language models to human intentions, and measure how aligned they are.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(data_app, name="data")
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"alignlab {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """Align language models to human intentions, and measure how aligned they are."""

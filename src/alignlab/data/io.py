@@ -1,0 +1,254 @@
+"""Reading and writing record files: JSONL (optionally gzipped), Parquet, HF datasets.
+
+Every reader streams: JSONL line by line, Parquet batch by batch, a ``datasets``
+directory through its memory-mapped Arrow table, so files larger than memory
+validate and convert. Positions are reported as 1-based line numbers for JSONL
+and 1-based row numbers for the other formats.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from alignlab.data.records import (
+    RECORD_TYPES,
+    FieldProblem,
+    Kind,
+    Record,
+    RecordError,
+    detect_kind,
+)
+
+Format = Literal["jsonl", "parquet", "datasets"]
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """A located problem: ``file:line: field: message``."""
+
+    file: str
+    line: int
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}: {self.field}: {self.message}"
+
+
+class RecordFileError(ValueError):
+    """A record file holds a record that cannot be parsed."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = problems
+        super().__init__("\n".join(map(str, problems)))
+
+
+class _BadJSON:
+    """Marks a line that is not a JSON object, keeping the decoder's message."""
+
+    __slots__ = ("message",)
+
+    def __init__(self, message: str):
+        self.message = message
+
+
+def detect_format(path: str | Path) -> Format:
+    """File format from the path: a directory is a ``datasets`` save, else by suffix."""
+    path = Path(path)
+    if path.is_dir():
+        if (path / "dataset_info.json").exists() or (path / "dataset_dict.json").exists():
+            return "datasets"
+        raise ValueError(f"{path}: a directory, but not a dataset saved with `save_to_disk`")
+    name = path.name.lower()
+    if name.endswith((".jsonl", ".jsonl.gz", ".json", ".ndjson")):
+        return "jsonl"
+    if name.endswith((".parquet", ".pq")):
+        return "parquet"
+    raise ValueError(
+        f"{path}: unknown record file type (expected .jsonl, .jsonl.gz, .parquet, "
+        "or a directory saved with datasets' `save_to_disk`)"
+    )
+
+
+def iter_raw(path: str | Path) -> Iterator[tuple[int, Any]]:
+    """Yield ``(position, object)`` for every record; a JSONL line that is not valid
+    JSON yields a :class:`_BadJSON` in place of the object. Blank lines are skipped."""
+    fmt = detect_format(path)
+    if fmt == "jsonl":
+        yield from _iter_jsonl(Path(path))
+    elif fmt == "parquet":
+        yield from _iter_parquet(Path(path))
+    else:
+        yield from _iter_datasets(Path(path))
+
+
+def _iter_jsonl(path: Path) -> Iterator[tuple[int, Any]]:
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    loads = json.loads
+    with opener(path, "rt", encoding="utf-8") as f:
+        for line_no, line in enumerate(f, start=1):
+            if not line.strip():
+                continue
+            try:
+                yield line_no, loads(line)
+            except json.JSONDecodeError as e:
+                yield line_no, _BadJSON(f"bad JSON: {e.msg} (column {e.colno})")
+
+
+def _iter_parquet(path: Path) -> Iterator[tuple[int, Any]]:
+    import pyarrow.parquet as pq
+
+    row = 0
+    for batch in pq.ParquetFile(path).iter_batches(batch_size=8192):
+        for obj in batch.to_pylist():
+            row += 1
+            yield row, _drop_nulls(obj)
+
+
+def _iter_datasets(path: Path) -> Iterator[tuple[int, Any]]:
+    import datasets
+
+    ds = datasets.load_from_disk(str(path))
+    if isinstance(ds, datasets.DatasetDict):
+        raise ValueError(
+            f"{path}: a DatasetDict with splits {list(ds)}; pass one split's directory, "
+            f"e.g. {path / next(iter(ds))}"
+        )
+    row = 0
+    for batch in ds.iter(batch_size=8192):
+        columns = list(batch)
+        for values in zip(*(batch[c] for c in columns), strict=True):
+            row += 1
+            yield row, _drop_nulls(dict(zip(columns, values, strict=True)))
+
+
+def _drop_nulls(obj: dict) -> dict:
+    # Columnar formats give every row every column; a null stands for "absent".
+    obj = {k: v for k, v in obj.items() if v is not None}
+    if isinstance(obj.get("meta"), str):
+        # alignlab writes ``meta`` as JSON text in columnar files (see write_records).
+        # Text that is not JSON stays text; validation reports it as the wrong type.
+        with contextlib.suppress(json.JSONDecodeError):
+            obj["meta"] = json.loads(obj["meta"])
+    return obj
+
+
+def _columnar(rows: list[dict], path: Path) -> list[dict]:
+    """Rows ready for Arrow: ``meta`` as JSON text (its keys vary from record to record),
+    and a clear error when a text column mixes plain strings and chat lists."""
+    kinds: dict[str, set] = {}
+    for row in rows:
+        for key, value in row.items():
+            if isinstance(value, (str, list)):
+                kinds.setdefault(key, set()).add(type(value))
+    mixed = sorted(k for k, types in kinds.items() if len(types) > 1)
+    if mixed:
+        raise ValueError(
+            f"{path}: column {mixed[0]!r} mixes plain strings and chat-message lists, which "
+            "Parquet and datasets cannot hold in one column; write .jsonl instead"
+        )
+    return [
+        {**row, "meta": json.dumps(row["meta"], sort_keys=True)} if "meta" in row else row
+        for row in rows
+    ]
+
+
+def parse(obj: Any, kind: Kind | None) -> Record:
+    """Parse one raw object into a record of ``kind`` (detected when ``None``)."""
+    if isinstance(obj, _BadJSON):
+        raise RecordError([FieldProblem("<json>", obj.message)])
+    kind = kind or detect_kind(obj)
+    if kind is None:
+        raise RecordError(
+            [
+                FieldProblem(
+                    "<record>",
+                    "cannot tell the record kind: expected prompt/chosen/rejected, "
+                    "prompt/response, messages, or input fields",
+                )
+            ]
+        )
+    return RECORD_TYPES[kind].from_dict(obj)
+
+
+def iter_records(path: str | Path, kind: Kind | None = None) -> Iterator[Record]:
+    """Stream parsed records; the first bad record raises :class:`RecordFileError`
+    naming its file, line and fields. Use :func:`alignlab.data.validate.validate`
+    to see every problem at once."""
+    if kind is None:
+        kind = sniff_kind(path)
+    for line, obj in iter_raw(path):
+        try:
+            yield parse(obj, kind)
+        except RecordError as e:
+            raise RecordFileError(
+                [Problem(str(path), line, p.field, p.message) for p in e.problems]
+            ) from None
+
+
+def read_records(path: str | Path, kind: Kind | None = None) -> list[Record]:
+    """All records of a file, in order."""
+    return list(iter_records(path, kind))
+
+
+def sniff_kind(path: str | Path, max_records: int = 100) -> Kind | None:
+    """The record kind of a file, from its first records that have a recognisable kind."""
+    for i, (_, obj) in enumerate(iter_raw(path)):
+        kind = detect_kind(obj)
+        if kind is not None or i >= max_records:
+            return kind
+    return None
+
+
+def write_records(path: str | Path, records: Iterable[Record | dict]) -> int:
+    """Write records (or plain dicts) to ``path``, format chosen by suffix or
+    ``datasets`` for a path without one; returns the number written.
+
+    JSONL is written to a temporary file and renamed into place, so a crash never
+    leaves a half-written file where a finished one is expected.
+    """
+    path = Path(path)
+    rows = (r if isinstance(r, dict) else r.to_dict() for r in records)
+    name = path.name.lower()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if name.endswith((".jsonl", ".jsonl.gz", ".ndjson")):
+        return _write_jsonl(path, rows)
+    rows = _columnar(list(rows), path)
+    if name.endswith((".parquet", ".pq")):
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        pq.write_table(pa.Table.from_pylist(rows), path)
+    elif not path.suffix:
+        import datasets
+
+        datasets.Dataset.from_list(rows).save_to_disk(str(path))
+    else:
+        raise ValueError(f"{path}: cannot write records to {path.suffix!r} files")
+    return len(rows)
+
+
+def _write_jsonl(path: Path, rows: Iterable[dict]) -> int:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    n = 0
+    try:
+        with opener(tmp, "wt", encoding="utf-8") as out:
+            for row in rows:
+                out.write(json.dumps(row, ensure_ascii=False))
+                out.write("\n")
+                n += 1
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return n
