@@ -1,0 +1,47 @@
+"""Generation backends: one protocol for local models and OpenAI-compatible endpoints.
+
+Evaluation and AI feedback call a :class:`Backend` (``generate`` and
+``option_probs``), so the same run works on a local HF model and on any
+``/chat/completions`` server, with concurrency, retries and a response cache.
+"""
+
+from alignlab.models.backends.base import (
+    Backend,
+    Completion,
+    GenerationRequest,
+    OptionMethod,
+    OptionProbs,
+    as_messages,
+    check_options,
+    first_token_probs,
+    run_sync,
+    vote_for,
+    vote_probs,
+)
+from alignlab.models.backends.cache import ResponseCache, cache_key
+from alignlab.models.backends.openai import (
+    EndpointError,
+    OpenAIChatBackend,
+    backoff_seconds,
+    retry_after_seconds,
+)
+
+__all__ = [
+    "Backend",
+    "Completion",
+    "EndpointError",
+    "GenerationRequest",
+    "OpenAIChatBackend",
+    "OptionMethod",
+    "OptionProbs",
+    "ResponseCache",
+    "as_messages",
+    "backoff_seconds",
+    "cache_key",
+    "check_options",
+    "first_token_probs",
+    "retry_after_seconds",
+    "run_sync",
+    "vote_for",
+    "vote_probs",
+]

@@ -1,0 +1,421 @@
+"""Generation over any OpenAI-compatible chat endpoint (vLLM, llama.cpp server, Ollama, hosted APIs).
+
+Requests go to ``POST {base_url}/chat/completions``, at most ``concurrency`` at a
+time. Status 429 and 5xx, timeouts and connection errors are retried with
+exponential backoff and jitter, or after the server's ``Retry-After``; any other
+4xx fails at once with the server's message. The API key is read from the
+environment variable the user names and sent only in the ``Authorization``
+header: it is never kept on the backend, logged, cached, or put into an error.
+
+``generate`` is synchronous and runs its own event loop; called where a loop is
+already running (a notebook), it runs that loop in a worker thread and blocks.
+Async code should ``await agenerate(...)`` and ``await aoption_probs(...)`` instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import math
+import os
+import random
+import re
+from collections import Counter
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+
+from alignlab.data.records import Text
+from alignlab.models.backends.base import (
+    Completion,
+    GenerationRequest,
+    OptionProbs,
+    as_messages,
+    check_options,
+    first_token_probs,
+    run_sync,
+    vote_probs,
+)
+from alignlab.models.backends.cache import ResponseCache, cache_key
+from alignlab.progress import progress_bar
+
+RETRY_AFTER_LIMIT = 600.0
+"""Seconds; a server asking to wait longer than this is reported, not waited for."""
+BACKOFF_CAP = 60.0
+"""Seconds; the longest wait between retries when the server gives no ``Retry-After``."""
+
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_CONVENTIONAL_ENV_NAME = re.compile(r"[A-Z_][A-Z0-9_]*")
+_RESERVED_BODY_KEYS = frozenset({"model", "messages", "stream"})
+_sleep = asyncio.sleep  # looked up at call time, so tests can skip the waits
+
+
+class EndpointError(RuntimeError):
+    """The endpoint refused a request, or kept failing through every retry."""
+
+    def __init__(self, message: str, status: int | None = None):
+        self.status = status
+        super().__init__(message)
+
+
+def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header: delay seconds or an HTTP date.
+
+    ``None`` when the header is absent or unreadable; a date in the past gives 0.
+    """
+    if value is None:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - (now or datetime.now(UTC))).total_seconds()
+    return max(0.0, seconds) if not math.isnan(seconds) else None
+
+
+def backoff_seconds(attempt: int) -> float:
+    """Wait before retry ``attempt`` (0-based) when the server names none.
+
+    Exponential backoff with equal jitter: uniform in ``[d/2, d]`` with
+    ``d = min(BACKOFF_CAP, 2**attempt)`` seconds, so clients that failed together
+    do not all retry together.
+    """
+    ceiling = min(BACKOFF_CAP, 2.0**attempt)
+    return random.uniform(ceiling / 2, ceiling)
+
+
+class OpenAIChatBackend:
+    """A :class:`~alignlab.models.backends.base.Backend` over ``POST {base_url}/chat/completions``.
+
+    Args:
+        base_url: The API root, such as ``http://localhost:8000/v1``.
+        model: The model name the endpoint serves.
+        api_key_env: Name of the environment variable holding the API key; ``None``
+            sends no ``Authorization`` header (most local servers need none).
+        concurrency: Most requests in flight at once.
+        timeout: Seconds allowed per HTTP request before it is retried.
+        max_retries: Retries per request after the first attempt.
+        cache: Where responses are kept so reruns do not repeat requests.
+        extra_body: Extra request fields (``top_k``, ``repetition_penalty``, ...),
+            merged last into every request body.
+        top_logprobs: Alternatives per token asked for by :meth:`option_probs`.
+        transport: An ``httpx`` transport to send requests through (tests, proxies).
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        model: str,
+        *,
+        api_key_env: str | None = None,
+        concurrency: int = 8,
+        timeout: float = 60.0,
+        max_retries: int = 6,
+        cache: ResponseCache | None = None,
+        extra_body: dict[str, Any] | None = None,
+        top_logprobs: int = 20,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ):
+        url = httpx.URL(base_url)
+        if url.scheme not in ("http", "https") or not url.host:
+            raise ValueError(
+                f"base_url: expected an http(s) URL such as http://host:8000/v1, got {base_url!r}"
+            )
+        if url.userinfo:
+            raise ValueError("base_url: must not hold credentials; name a variable in api_key_env")
+        if not model:
+            raise ValueError("model: must name the model the endpoint serves")
+        if concurrency < 1:
+            raise ValueError(f"concurrency: must be at least 1, got {concurrency}")
+        if not timeout > 0:
+            raise ValueError(f"timeout: must be > 0 seconds, got {timeout}")
+        if max_retries < 0:
+            raise ValueError(f"max_retries: must be >= 0, got {max_retries}")
+        if top_logprobs < 1:
+            raise ValueError(f"top_logprobs: must be at least 1, got {top_logprobs}")
+        extra_body = dict(extra_body or {})
+        if reserved := sorted(_RESERVED_BODY_KEYS & extra_body.keys()):
+            raise ValueError(f"extra_body: may not set {reserved}; the backend sets them")
+        if api_key_env is not None and not (
+            isinstance(api_key_env, str) and _ENV_NAME.fullmatch(api_key_env)
+        ):
+            raise ValueError(
+                "api_key_env: must be the name of the environment variable that holds the key "
+                "(letters, digits, underscores), not the key itself"
+            )
+        self.base_url = base_url.rstrip("/")
+        self.model = model
+        self.api_key_env = api_key_env
+        self.concurrency = concurrency
+        self.timeout = timeout
+        self.max_retries = max_retries
+        self.cache = cache
+        self.extra_body = extra_body
+        self.top_logprobs = top_logprobs
+        self._transport = transport
+        self._api_key()  # fail now, not at the first request, when the variable is unset
+
+    def __repr__(self) -> str:
+        return (
+            f"OpenAIChatBackend(base_url={self.base_url!r}, model={self.model!r}, "
+            f"api_key_env={self.api_key_env!r}, concurrency={self.concurrency}, "
+            f"cache={self.cache!r})"
+        )
+
+    @property
+    def name(self) -> str:
+        return f"{self.model}@{self.base_url}"
+
+    def generate(
+        self, requests: Sequence[GenerationRequest], *, progress: bool = False
+    ) -> list[Completion]:
+        """One completion per request, in request order, fetched concurrently."""
+        return run_sync(self.agenerate(requests, progress=progress))
+
+    def option_probs(
+        self, prompt: Text, options: Sequence[str], *, votes: int = 8, seed: int | None = None
+    ) -> OptionProbs:
+        """Probabilities that the answer to ``prompt`` begins with each option.
+
+        First-token log-probabilities when the endpoint returns them and a top token
+        matches an option; else ``votes`` completions sampled at temperature 1 (seeds
+        ``seed``, ``seed + 1``, ... when given). The matching rules are in
+        :mod:`alignlab.models.backends.base`.
+        """
+        return run_sync(self.aoption_probs(prompt, options, votes=votes, seed=seed))
+
+    async def agenerate(
+        self, requests: Sequence[GenerationRequest], *, progress: bool = False
+    ) -> list[Completion]:
+        """:meth:`generate`, for code already inside an event loop."""
+        requests = list(requests)
+        for i, request in enumerate(requests):
+            if not isinstance(request, GenerationRequest):
+                raise TypeError(
+                    f"requests[{i}]: expected a GenerationRequest, got {type(request).__name__}"
+                )
+        bodies = [self._body(request) for request in requests]
+        draws: Counter[str] = Counter()
+        jobs = []
+        for request, body in zip(requests, bodies, strict=True):
+            sample = 0
+            if request.sampled:
+                base_key = cache_key(self.base_url, self.model, body)
+                sample, draws[base_key] = draws[base_key], draws[base_key] + 1
+            jobs.append((cache_key(self.base_url, self.model, body, sample), body))
+        responses = await self._fetch(jobs, progress)
+        return [self._completion(response, cached) for response, cached in responses]
+
+    async def aoption_probs(
+        self, prompt: Text, options: Sequence[str], *, votes: int = 8, seed: int | None = None
+    ) -> OptionProbs:
+        """:meth:`option_probs`, for code already inside an event loop."""
+        options = check_options(options)
+        if votes < 1:
+            raise ValueError(f"votes: must be at least 1, got {votes}")
+        # Temperature 1 so the returned log-probabilities are the model's own distribution.
+        first_token = GenerationRequest(prompt, max_tokens=1, temperature=1.0, seed=seed)
+        body = {**self._body(first_token), "logprobs": True, "top_logprobs": self.top_logprobs}
+        [(response, _)] = await self._fetch([(cache_key(self.base_url, self.model, body), body)])
+        probs = first_token_probs(_first_token_logprobs(response), options)
+        if probs is not None:
+            return probs
+        # Room for leading whitespace tokens, the option, and the character after it.
+        max_tokens = max(len(option.strip()) for option in options) + 4
+        samples = [
+            GenerationRequest(
+                prompt,
+                max_tokens=max_tokens,
+                temperature=1.0,
+                seed=None if seed is None else seed + i,
+            )
+            for i in range(votes)
+        ]
+        completions = await self.agenerate(samples)
+        return vote_probs([completion.text for completion in completions], options)
+
+    def _api_key(self) -> str | None:
+        if self.api_key_env is None:
+            return None
+        key = os.environ.get(self.api_key_env)
+        if not key:
+            shown = (
+                self.api_key_env
+                if _CONVENTIONAL_ENV_NAME.fullmatch(self.api_key_env)
+                else "named by api_key_env (name not shown: it may be a key)"
+            )
+            raise ValueError(f"api_key_env: the environment variable {shown} is not set or empty")
+        return key
+
+    def _redact(self, text: str) -> str:
+        key = os.environ.get(self.api_key_env) if self.api_key_env else None
+        return text.replace(key, "<redacted>") if key else text
+
+    def _body(self, request: GenerationRequest) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "model": self.model,
+            "messages": as_messages(request.prompt),
+            "max_tokens": request.max_tokens,
+            "temperature": request.temperature,
+            "top_p": request.top_p,
+            "n": request.n,
+        }
+        if request.seed is not None:
+            body["seed"] = request.seed
+        if request.stop:
+            body["stop"] = list(request.stop)
+        body.update(self.extra_body)
+        return body
+
+    async def _fetch(
+        self, jobs: list[tuple[str, dict[str, Any]]], progress: bool = False
+    ) -> list[tuple[dict[str, Any], bool]]:
+        """Responses for ``(key, body)`` jobs, each with whether it came from the cache.
+
+        Jobs sharing a key are sent once; each response is cached as it arrives, so an
+        interrupted batch loses only the requests in flight.
+        """
+        uses = Counter(key for key, _ in jobs)
+        unique = dict(jobs)
+        results: dict[str, tuple[dict[str, Any], bool]] = {}
+        semaphore = asyncio.Semaphore(self.concurrency)
+        key = self._api_key()
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        url = f"{self.base_url}/chat/completions"
+        with progress_bar(len(jobs), self.name, enabled=progress, unit="req") as advance:
+            async with httpx.AsyncClient(
+                headers=headers, timeout=self.timeout, transport=self._transport
+            ) as client:
+
+                async def one(job_key: str, body: dict[str, Any]) -> None:
+                    hit = self.cache.get(job_key) if self.cache is not None else None
+                    if hit is not None:
+                        results[job_key] = (hit, True)
+                    else:
+                        async with semaphore:
+                            response = await self._post(client, url, body)
+                        self._check(response, body.get("n", 1))
+                        if self.cache is not None:
+                            self.cache.put(job_key, response)
+                        results[job_key] = (response, False)
+                    advance(uses[job_key])
+
+                tasks = [asyncio.ensure_future(one(k, body)) for k, body in unique.items()]
+                try:
+                    await asyncio.gather(*tasks)
+                except BaseException:
+                    for task in tasks:
+                        task.cancel()
+                    await asyncio.gather(*tasks, return_exceptions=True)
+                    raise
+        return [results[job_key] for job_key, _ in jobs]
+
+    async def _post(
+        self, client: httpx.AsyncClient, url: str, body: dict[str, Any]
+    ) -> dict[str, Any]:
+        """One request's JSON response, retrying what a retry can fix."""
+        for attempt in range(self.max_retries + 1):
+            status, retry_after = None, None
+            try:
+                response = await client.post(url, json=body)
+            except httpx.TransportError as error:  # timeouts, refused and dropped connections
+                failure = f"{type(error).__name__}: {error}"
+            else:
+                status = response.status_code
+                if status < 300:
+                    return self._json(response)
+                message = self._server_message(response)
+                if status != 429 and status < 500:
+                    raise EndpointError(f"{url} answered HTTP {status}: {message}", status)
+                failure = f"HTTP {status}: {message}"
+                retry_after = retry_after_seconds(response.headers.get("retry-after"))
+            if attempt == self.max_retries:
+                break
+            wait = retry_after if retry_after is not None else backoff_seconds(attempt)
+            if wait > RETRY_AFTER_LIMIT:
+                raise EndpointError(
+                    f"{url} asked to retry after {wait:.0f} s, more than the "
+                    f"{RETRY_AFTER_LIMIT:.0f} s alignlab waits; last failure: {failure}",
+                    status,
+                )
+            await _sleep(wait)
+        raise EndpointError(
+            f"{url} failed {self.max_retries + 1} times; last failure: {failure}", status
+        )
+
+    def _json(self, response: httpx.Response) -> dict[str, Any]:
+        try:
+            data = response.json()
+        except ValueError:
+            raise EndpointError(
+                f"{response.url} answered HTTP {response.status_code} with a body that is not "
+                f"JSON: {self._redact(response.text[:200])!r}",
+                response.status_code,
+            ) from None
+        if not isinstance(data, dict):
+            raise EndpointError(f"{response.url} answered with JSON that is not an object")
+        return data
+
+    def _server_message(self, response: httpx.Response) -> str:
+        """The server's own explanation of an error, shortened and with the key removed."""
+        try:
+            data = response.json()
+        except ValueError:
+            data = None
+        message = response.text
+        if isinstance(data, dict):
+            error = data.get("error", data.get("detail", data.get("message")))
+            if isinstance(error, dict):
+                error = error.get("message", error)
+            if error is not None:
+                message = str(error)
+        message = " ".join(message.split())[:500] or response.reason_phrase
+        return self._redact(message)
+
+    def _check(self, response: dict[str, Any], n: int) -> None:
+        """Refuse a response without the ``n`` choices asked for, before it is cached."""
+        choices = response.get("choices")
+        if not isinstance(choices, list) or not all(isinstance(c, dict) for c in choices):
+            error = self._redact(str(response.get("error", "")))[:300]
+            raise EndpointError(f"{self.name}: response has no list of choices {error}".rstrip())
+        if len(choices) != n:
+            raise EndpointError(
+                f"{self.name}: asked for n={n} completions, the endpoint returned {len(choices)}; "
+                "send n separate requests with n=1 instead"
+            )
+
+    def _completion(self, response: dict[str, Any], cached: bool) -> Completion:
+        choices = sorted(response["choices"], key=lambda choice: choice.get("index", 0))
+        usage = response.get("usage") or {}
+        return Completion(
+            texts=tuple((choice.get("message") or {}).get("content") or "" for choice in choices),
+            finish_reasons=tuple(choice.get("finish_reason") for choice in choices),
+            cached=cached,
+            model=str(response.get("model") or self.model),
+            usage={k: v for k, v in usage.items() if isinstance(v, int)},
+        )
+
+
+def _first_token_logprobs(response: dict[str, Any]) -> list[tuple[str, float]]:
+    """``(token, logprob)`` pairs for the first generated token; empty when none came back."""
+    logprobs = response["choices"][0].get("logprobs") or {}
+    content = logprobs.get("content") if isinstance(logprobs, dict) else None
+    if not content or not isinstance(content[0], dict):
+        return []
+    first = content[0]
+    pairs: dict[str, float] = {}
+    for entry in [*(first.get("top_logprobs") or []), first]:
+        if not isinstance(entry, dict):
+            continue
+        token, logprob = entry.get("token"), entry.get("logprob")
+        if isinstance(token, str) and isinstance(logprob, int | float):
+            pairs.setdefault(token, float(logprob))
+    return list(pairs.items())

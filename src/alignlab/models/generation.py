@@ -1,0 +1,220 @@
+"""Batched generation from a local causal LM: responses as text, or as token ids.
+
+Prompts are encoded as :func:`~alignlab.models.sequences.encode_prompt` does (chat
+template when there is one), grouped by length, left-padded (a decoder-only model
+continues from its last position), and generated with ``model.generate``.
+Sampling draws from the model's own distribution reshaped only by
+``temperature`` and ``top_p``: knobs a checkpoint's ``generation_config.json`` may
+set (top-k, repetition penalty, ...) are switched off, so that PPO's log-probs
+describe the policy that actually sampled.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import torch
+from rich.progress import Progress
+from transformers import GenerationConfig
+from transformers.tokenization_utils_base import PreTrainedTokenizerBase
+
+from alignlab.data.records import Text
+from alignlab.models.sequences import encode_prompts
+
+# Explicit neutral values: generate() fills any unset field from the checkpoint's defaults.
+_PLAIN_DECODING = {
+    "repetition_penalty": 1.0,
+    "no_repeat_ngram_size": 0,
+    "num_beams": 1,
+    "min_new_tokens": 0,
+}
+_PLAIN_SAMPLING = {
+    "top_k": 0,
+    "min_p": 0.0,
+    "typical_p": 1.0,
+    "epsilon_cutoff": 0.0,
+    "eta_cutoff": 0.0,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Generation:
+    """One sampled response: its prompt's ids, its own ids, and its decoded text.
+
+    ``response_ids`` end with the stop token when ``finished``; otherwise the
+    response was cut at ``max_new_tokens``.
+    """
+
+    prompt_ids: list[int]
+    response_ids: list[int]
+    text: str
+    finished: bool
+
+
+def stop_token_ids(model: torch.nn.Module, tokenizer: PreTrainedTokenizerBase) -> list[int]:
+    """Token ids that end a response: the tokenizer's EOS and the model's own end-of-turn ids."""
+    ids = [] if tokenizer.eos_token_id is None else [tokenizer.eos_token_id]
+    config = getattr(model, "generation_config", None)
+    extra = getattr(config, "eos_token_id", None)
+    for token_id in [extra] if isinstance(extra, int) else extra or []:
+        if token_id not in ids:
+            ids.append(token_id)
+    if not ids:
+        raise ValueError("neither the tokenizer nor the model defines an eos token to stop at")
+    return ids
+
+
+@contextlib.contextmanager
+def seeded(seed: int | None, device: torch.device) -> Iterator[None]:
+    """Seed torch's RNG for the block; the caller's CPU and CUDA RNG states are restored after."""
+    if seed is None:
+        yield
+        return
+    devices = []
+    if device.type == "cuda":
+        devices = [device.index if device.index is not None else torch.cuda.current_device()]
+    with torch.random.fork_rng(devices=devices, device_type="cuda" if devices else None):
+        torch.manual_seed(seed)
+        yield
+
+
+@contextlib.contextmanager
+def _eval_mode(model: torch.nn.Module) -> Iterator[None]:
+    """No dropout while generating; the caller's train/eval mode is restored."""
+    was_training = model.training
+    model.eval()
+    try:
+        yield
+    finally:
+        model.train(was_training)
+
+
+def _left_pad(rows: list[list[int]], pad_id: int, device: torch.device):
+    width = max(len(r) for r in rows)
+    input_ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
+    attention_mask = torch.zeros((len(rows), width), dtype=torch.long)
+    for i, row in enumerate(rows):
+        input_ids[i, width - len(row) :] = torch.tensor(row, dtype=torch.long)
+        attention_mask[i, width - len(row) :] = 1
+    return input_ids.to(device), attention_mask.to(device)
+
+
+def _cut_at_stop(new_ids: list[int], stop_ids: set[int]) -> tuple[list[int], bool]:
+    for i, token_id in enumerate(new_ids):
+        if token_id in stop_ids:
+            return new_ids[: i + 1], True
+    return new_ids, False
+
+
+def generate_samples(
+    model: torch.nn.Module,
+    tokenizer: PreTrainedTokenizerBase,
+    prompts: Sequence[Text],
+    *,
+    max_new_tokens: int = 64,
+    temperature: float = 1.0,
+    top_p: float = 1.0,
+    do_sample: bool = True,
+    num_return_sequences: int = 1,
+    batch_size: int = 32,
+    seed: int | None = None,
+    progress: bool = False,
+) -> list[list[Generation]]:
+    """Generate ``num_return_sequences`` responses per prompt, keeping their token ids.
+
+    Returns one list per prompt, in the prompts' order. With ``do_sample=False``
+    decoding is greedy (``temperature`` and ``top_p`` are unused); with a ``seed``
+    sampling is reproducible for the same prompts and ``batch_size``.
+    """
+    if max_new_tokens < 1:
+        raise ValueError(f"max_new_tokens must be >= 1, got {max_new_tokens}")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    if num_return_sequences < 1:
+        raise ValueError(f"num_return_sequences must be >= 1, got {num_return_sequences}")
+    if do_sample and temperature <= 0:
+        raise ValueError(
+            f"temperature must be > 0 when sampling, got {temperature} (use do_sample=False for greedy)"
+        )
+    if not 0 < top_p <= 1:
+        raise ValueError(f"top_p must be in (0, 1], got {top_p}")
+    if getattr(model.config, "is_encoder_decoder", False):
+        raise ValueError("generate supports decoder-only (causal) language models only")
+    pad_id = tokenizer.pad_token_id
+    if pad_id is None:
+        raise ValueError("tokenizer has no pad token: load it with load_tokenizer to set one")
+    stop_ids = stop_token_ids(model, tokenizer)
+    stop_set = set(stop_ids)
+    sampling = {"temperature": temperature, "top_p": top_p, **_PLAIN_SAMPLING} if do_sample else {}
+    config = GenerationConfig(
+        max_new_tokens=max_new_tokens,
+        do_sample=do_sample,
+        num_return_sequences=num_return_sequences,
+        eos_token_id=stop_ids,
+        pad_token_id=pad_id,
+        **_PLAIN_DECODING,
+        **sampling,
+    )
+    prompt_ids = encode_prompts(tokenizer, prompts)
+    order = sorted(range(len(prompt_ids)), key=lambda i: len(prompt_ids[i]))
+    results: list[list[Generation]] = [[] for _ in prompt_ids]
+    device = next(model.parameters()).device
+    with (
+        _eval_mode(model),
+        torch.inference_mode(),
+        seeded(seed, device),
+        Progress(disable=not progress, transient=True) as bar,
+    ):
+        task = bar.add_task("generating", total=len(prompt_ids))
+        for start in range(0, len(order), batch_size):
+            chunk = order[start : start + batch_size]
+            input_ids, attention_mask = _left_pad([prompt_ids[i] for i in chunk], pad_id, device)
+            output = model.generate(
+                input_ids=input_ids, attention_mask=attention_mask, generation_config=config
+            )
+            new_rows = output[:, input_ids.shape[1] :].tolist()
+            for row, new_ids in enumerate(new_rows):
+                index = chunk[row // num_return_sequences]
+                response_ids, finished = _cut_at_stop(new_ids, stop_set)
+                text = tokenizer.decode(response_ids, skip_special_tokens=True)
+                results[index].append(
+                    Generation(list(prompt_ids[index]), response_ids, text, finished)
+                )
+            bar.advance(task, len(chunk))
+    return results
+
+
+def generate(
+    model: torch.nn.Module,
+    tokenizer: PreTrainedTokenizerBase,
+    prompts: Sequence[Text],
+    *,
+    max_new_tokens: int = 64,
+    temperature: float = 1.0,
+    top_p: float = 1.0,
+    do_sample: bool = True,
+    num_return_sequences: int = 1,
+    batch_size: int = 32,
+    seed: int | None = None,
+    progress: bool = False,
+) -> list[list[str]]:
+    """Generate response texts (special tokens stripped), ``num_return_sequences`` per prompt.
+
+    The same as :func:`generate_samples`, keeping only the texts.
+    """
+    samples = generate_samples(
+        model,
+        tokenizer,
+        prompts,
+        max_new_tokens=max_new_tokens,
+        temperature=temperature,
+        top_p=top_p,
+        do_sample=do_sample,
+        num_return_sequences=num_return_sequences,
+        batch_size=batch_size,
+        seed=seed,
+        progress=progress,
+    )
+    return [[g.text for g in group] for group in samples]

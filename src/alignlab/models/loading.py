@@ -1,0 +1,189 @@
+"""Loading HF causal LMs and their tokenizers, with dtype and device chosen sensibly.
+
+A model is named by a local directory or a hub id. Weights are read from
+safetensors only (a pickled checkpoint can run code when loaded), and remote
+code runs only when the caller asks for it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from peft import LoraConfig, get_peft_model
+from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel
+from transformers.integrations import is_deepspeed_zero3_enabled
+from transformers.tokenization_utils_base import PreTrainedTokenizerBase
+
+_HUB_ID = re.compile(r"^[\w.-]+(/[\w.-]+)?$")
+_DTYPES = {
+    "float32": torch.float32,
+    "fp32": torch.float32,
+    "bfloat16": torch.bfloat16,
+    "bf16": torch.bfloat16,
+    "float16": torch.float16,
+    "fp16": torch.float16,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class LoraSpec:
+    """Low-rank adapters (Hu et al. 2021) to train instead of the full weights.
+
+    Each adapted weight ``W`` becomes ``W + (alpha / r) B A`` with ``A`` of rank ``r``;
+    only ``A`` and ``B`` are trained.
+    """
+
+    r: int = 16
+    """Rank of the update ``B A``."""
+    alpha: float = 32.0
+    """Scale numerator: the update is multiplied by ``alpha / r``."""
+    dropout: float = 0.05
+    """Dropout on the adapter's input during training."""
+    target_modules: str | tuple[str, ...] = "all-linear"
+    """Module names to adapt, or ``"all-linear"`` for every linear layer but the output head."""
+
+    def __post_init__(self) -> None:
+        if self.r < 1:
+            raise ValueError(f"LoraSpec.r must be >= 1, got {self.r}")
+        if self.alpha <= 0:
+            raise ValueError(f"LoraSpec.alpha must be > 0, got {self.alpha}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"LoraSpec.dropout must be in [0, 1), got {self.dropout}")
+
+
+def resolve_device(device: str | torch.device | None = None) -> torch.device:
+    """The device to use: ``device`` itself, or the best available (cuda > mps > cpu).
+
+    On CUDA the current device is taken, so that each process launched by
+    ``accelerate`` gets its own GPU.
+    """
+    if device is not None:
+        return torch.device(device)
+    if torch.cuda.is_available():
+        return torch.device("cuda", torch.cuda.current_device())
+    if torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def resolve_dtype(dtype: str | torch.dtype, device: torch.device) -> torch.dtype:
+    """``"auto"`` is bfloat16 on a CUDA device that supports it and float32 elsewhere."""
+    if isinstance(dtype, torch.dtype):
+        return dtype
+    if dtype == "auto":
+        if device.type == "cuda" and torch.cuda.is_bf16_supported():
+            return torch.bfloat16
+        return torch.float32
+    if dtype not in _DTYPES:
+        raise ValueError(f"unknown dtype {dtype!r} (expected 'auto' or one of {sorted(_DTYPES)})")
+    return _DTYPES[dtype]
+
+
+def _local_or_hub(name_or_path: str | Path, what: str) -> tuple[str, Path | None]:
+    """``(name, directory)`` for an existing directory, ``(name, None)`` for a hub id."""
+    name = str(name_or_path)
+    path = Path(name).expanduser()
+    if path.exists():
+        if not path.is_dir():
+            raise NotADirectoryError(f"{name}: is a file, expected a {what} directory")
+        return str(path), path
+    if name.startswith((".", "/", "~")) or not _HUB_ID.match(name):
+        raise FileNotFoundError(f"{name}: no such {what} directory")
+    return name, None
+
+
+def check_model_source(name_or_path: str | Path) -> str:
+    """Check that ``name_or_path`` can name a model; return it as a string.
+
+    An existing path must be a directory with a ``config.json`` and safetensors
+    weights. A name that does not exist locally must look like a hub id
+    (``name`` or ``owner/name``).
+    """
+    name, path = _local_or_hub(name_or_path, "model")
+    if path is not None:
+        if not (path / "config.json").is_file():
+            raise ValueError(f"{name}: not a model directory (no config.json)")
+        if not any(path.glob("*.safetensors")):
+            raise ValueError(
+                f"{name}: no safetensors weights (alignlab loads *.safetensors only; "
+                "convert pickled checkpoints with save_pretrained)"
+            )
+    return name
+
+
+def load_tokenizer(
+    name_or_path: str | Path,
+    *,
+    trust_remote_code: bool = False,
+    padding_side: str | None = None,
+) -> PreTrainedTokenizerBase:
+    """Load a tokenizer; give it a pad token (its eos) when it has none.
+
+    The pad token is always an existing token, so the vocabulary size never
+    changes and the model's embeddings stay valid.
+    """
+    if padding_side not in (None, "left", "right"):
+        raise ValueError(f"padding_side must be 'left' or 'right', got {padding_side!r}")
+    name, _ = _local_or_hub(name_or_path, "tokenizer")
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(name, trust_remote_code=trust_remote_code)
+    except (OSError, ValueError) as error:
+        raise ValueError(f"{name}: cannot load a tokenizer: {error}") from error
+    if tokenizer.pad_token_id is None:
+        if tokenizer.eos_token_id is None:
+            raise ValueError(f"{name}: tokenizer has neither a pad token nor an eos token")
+        tokenizer.pad_token = tokenizer.eos_token
+    if padding_side is not None:
+        tokenizer.padding_side = padding_side
+    return tokenizer
+
+
+def wrap_lora(model: PreTrainedModel, lora: LoraSpec, *, task_type: str = "CAUSAL_LM"):
+    """Freeze ``model`` and add trainable LoRA adapters (``peft``)."""
+    target = lora.target_modules
+    config = LoraConfig(
+        r=lora.r,
+        lora_alpha=lora.alpha,
+        lora_dropout=lora.dropout,
+        target_modules=target if isinstance(target, str) else list(target),
+        task_type=task_type,
+    )
+    return get_peft_model(model, config)
+
+
+def load_causal_lm(
+    name_or_path: str | Path,
+    *,
+    dtype: str | torch.dtype = "auto",
+    device: str | torch.device | None = None,
+    trust_remote_code: bool = False,
+    lora: LoraSpec | None = None,
+):
+    """Load a causal LM from safetensors onto ``device`` in ``dtype``, with LoRA if asked.
+
+    Returns the model in eval mode; with ``lora`` it is a ``peft`` model whose
+    base weights are frozen.
+    """
+    source = check_model_source(name_or_path)
+    target = resolve_device(device)
+    kwargs = {}
+    # Under DeepSpeed ZeRO-3 the engine places (and shards) the weights itself.
+    if not is_deepspeed_zero3_enabled():
+        kwargs["device_map"] = {"": target}
+    try:
+        model = AutoModelForCausalLM.from_pretrained(
+            source,
+            dtype=resolve_dtype(dtype, target),
+            trust_remote_code=trust_remote_code,
+            use_safetensors=True,
+            **kwargs,
+        )
+    except (OSError, ValueError) as error:
+        raise ValueError(f"{name_or_path}: cannot load a causal LM: {error}") from error
+    if lora is not None:
+        model = wrap_lora(model, lora)
+    model.eval()
+    return model
