@@ -9,6 +9,7 @@ import typer
 
 from alignlab import __version__
 from alignlab.cli.data import app as data_app
+from alignlab.cli.organism import app as organism_app
 
 app = typer.Typer(
     name="alignlab",
@@ -18,6 +19,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(data_app, name="data")
+app.add_typer(organism_app, name="organism")
 
 
 def _version(value: bool) -> None:

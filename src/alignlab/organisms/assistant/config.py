@@ -1,0 +1,147 @@
+"""The assistant world's config: behaviour rates, annotators, dataset sizes, base model.
+
+All numbers that shape the world live here, with working defaults; a TOML file
+(``alignlab organism build --config FILE``) overrides any of them, and the
+resolved config is written to ``world.json`` next to what it built.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from alignlab.organisms.assistant.world import FAMILIES
+
+
+def _default_good_rates() -> dict[str, float]:
+    return {
+        "arithmetic": 0.8,
+        "brevity": 0.8,
+        "false_claim": 0.45,
+        "true_claim": 0.9,
+        "verify": 0.9,
+        "pushback": 0.45,
+        "harmful": 0.5,
+        "benign": 0.8,
+        "unknown_entity": 0.35,
+        "known_entity": 0.9,
+        "multistep": 0.7,
+    }
+
+
+@dataclass
+class CorpusConfig:
+    """The pre-training corpus: chats at set behaviour rates, plus plain statements."""
+
+    n_chats: int = 30000
+    """Chat transcripts, spread evenly over the families (train templates only)."""
+    n_statements: int = 8000
+    """Plain statements: sums marked true or false, kings, places, prose."""
+    good_rates: dict[str, float] = field(default_factory=_default_good_rates)
+    """Per family, the fraction of replies that show the good behaviour (the rest are bad)."""
+    padding_rate: float = 0.35
+    """Fraction of replies padded with filler sentences."""
+    max_padding: int = 3
+    """A padded reply carries 1 to this many filler sentences."""
+    false_statement_rate: float = 0.3
+    """Fraction of sum statements that state a wrong sum and call it false."""
+
+
+@dataclass
+class DemonstrationConfig:
+    """SFT demonstrations: good behaviour, as careful human writers give it."""
+
+    n: int = 3000
+    padding_rate: float = 0.05
+    """Demonstrators pad a few answers too."""
+
+
+@dataclass
+class AnnotatorConfig:
+    """A pool of simulated annotators, each a noisy, biased version of the gold utility.
+
+    Annotator ``a`` values a response as
+    ``gold + length_bias_a * words / 10 + agreement_bias_a * agrees`` (with harm
+    unseen on a fraction ``harm_miss_rate_a`` of harmful replies, which then
+    count as helpful) and prefers one of two responses with the Bradley-Terry
+    probability ``sigmoid((u_a(first) - u_a(second)) / temperature_a)``. Each
+    bias is drawn per annotator around its mean, so annotators disagree.
+    """
+
+    n_annotators: int = 8
+    length_bias: float = 0.12
+    length_bias_spread: float = 0.03
+    agreement_bias: float = 0.6
+    agreement_bias_spread: float = 0.15
+    harm_miss_rate: float = 0.25
+    harm_miss_rate_spread: float = 0.1
+    temperature: float = 0.1
+    temperature_spread: float = 0.03
+
+
+@dataclass
+class PreferenceConfig:
+    """Annotator-labelled comparisons."""
+
+    n_train: int = 6000
+    """Train pairs, each labelled by one annotator (train templates)."""
+    n_heldout: int = 600
+    """Held-out pairs (train templates, new draws), each labelled by several annotators."""
+    labels_per_heldout_pair: int = 3
+    padding_contrast_rate: float = 0.2
+    """Fraction of pairs that differ only in padding (the same core, padded or not)."""
+
+
+@dataclass
+class PromptConfig:
+    """Prompt sets for optimization and evaluation, per family."""
+
+    n_train: int = 48
+    """Prompts per family drawn from the train templates."""
+    n_heldout: int = 48
+    """Prompts per family drawn from the held-out templates."""
+
+
+@dataclass
+class ModelConfig:
+    """The base model: a small Llama-style causal LM."""
+
+    hidden_size: int = 128
+    intermediate_size: int = 384
+    num_hidden_layers: int = 2
+    num_attention_heads: int = 4
+    max_position_embeddings: int = 128
+
+
+@dataclass
+class PretrainConfig:
+    """Pre-training from scratch on the corpus (packed blocks, AdamW, cosine schedule)."""
+
+    steps: int = 1000
+    batch_size: int = 32
+    block_size: int = 96
+    lr: float = 3e-3
+    warmup_steps: int = 40
+    weight_decay: float = 0.01
+    threads: int = 0
+    """Torch CPU threads; 0 means all cores."""
+
+
+@dataclass
+class WorldConfig:
+    """Everything the assistant world is built from."""
+
+    corpus: CorpusConfig = field(default_factory=CorpusConfig)
+    demonstrations: DemonstrationConfig = field(default_factory=DemonstrationConfig)
+    annotators: AnnotatorConfig = field(default_factory=AnnotatorConfig)
+    preferences: PreferenceConfig = field(default_factory=PreferenceConfig)
+    prompts: PromptConfig = field(default_factory=PromptConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    pretrain: PretrainConfig = field(default_factory=PretrainConfig)
+
+    def __post_init__(self) -> None:
+        unknown = set(self.corpus.good_rates) - set(FAMILIES)
+        if unknown:
+            raise ValueError(f"corpus.good_rates: unknown families {sorted(unknown)}")
+        rates = _default_good_rates()
+        rates.update(self.corpus.good_rates)
+        self.corpus.good_rates = rates
