@@ -16,6 +16,7 @@ _EXPORTS = {
     "generation": ("Generation", "generate", "generate_samples", "stop_token_ids"),
     "loading": ("LoraSpec", "load_causal_lm", "load_tokenizer", "resolve_device", "resolve_dtype"),
     "reward": ("EnsembleScores", "RewardEnsemble", "RewardModel"),
+    "reward_fns": ("RewardFn", "batched", "resolve_judge", "resolve_reward"),
     "sequences": (
         "EncodedPair",
         "collate",

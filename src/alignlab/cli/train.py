@@ -1,0 +1,74 @@
+"""``alignlab train``: supervised fine-tuning, reward models and DPO from a TOML config."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+app = typer.Typer(
+    help="Train a policy or a reward model: sft, reward, dpo. Each writes a run directory.",
+    no_args_is_help=True,
+)
+err = Console(stderr=True, soft_wrap=True)
+
+CONFIG = typer.Option(None, "--config", help="A TOML config (default: the built-in defaults).")
+SET = typer.Option([], "--set", help="Override one config value: key=value (TOML value).")
+RESUME = typer.Option(
+    False, "--resume", help="Continue the run in output_dir from its last checkpoint."
+)
+
+
+def _run(kind: str, config_file: Path | None, overrides: list[str], resume: bool) -> None:
+    """Load the config of trainer ``kind``, run it, and report; user errors exit non-zero."""
+    from alignlab.config import ConfigError, load_config
+    from alignlab.trainers import (
+        DPOConfig,
+        NonFiniteLossError,
+        RewardConfig,
+        SFTConfig,
+        train_dpo,
+        train_reward,
+        train_sft,
+    )
+
+    config_class, train = {
+        "sft": (SFTConfig, train_sft),
+        "reward": (RewardConfig, train_reward),
+        "dpo": (DPOConfig, train_dpo),
+    }[kind]
+    try:
+        overrides = [*overrides, *(["resume=true"] if resume else [])]
+        config = load_config(config_class, config_file, overrides)
+    except (ConfigError, ValueError) as e:
+        err.print(f"[red]error:[/] {e}")
+        raise typer.Exit(2) from None
+    try:
+        model_dir = train(config)
+    except NonFiniteLossError as e:
+        err.print(f"[red]stopped:[/] {e}")
+        raise typer.Exit(1) from None
+    except (FileNotFoundError, NotADirectoryError, ValueError) as e:
+        err.print(f"[red]error:[/] {e}")
+        raise typer.Exit(1) from None
+    err.print(f"[green]done[/]: {kind} model in {model_dir}")
+    typer.echo(str(model_dir))
+
+
+@app.command()
+def sft(config: Path | None = CONFIG, set_: list[str] = SET, resume: bool = RESUME) -> None:
+    """Supervised fine-tuning on demonstrations (prompt/completion or messages)."""
+    _run("sft", config, set_, resume)
+
+
+@app.command()
+def reward(config: Path | None = CONFIG, set_: list[str] = SET, resume: bool = RESUME) -> None:
+    """A Bradley-Terry reward model (or an ensemble) on comparisons, with held-out accuracy."""
+    _run("reward", config, set_, resume)
+
+
+@app.command()
+def dpo(config: Path | None = CONFIG, set_: list[str] = SET, resume: bool = RESUME) -> None:
+    """Direct preference optimization (or a variant: loss_type) on comparisons."""
+    _run("dpo", config, set_, resume)

@@ -1,0 +1,32 @@
+"""Loops that apply an objective to a model: SFT, reward models, DPO, and best-of-n.
+
+Each trainer takes a typed config (TOML through :func:`alignlab.config.load_config`)
+and writes a run directory (:mod:`alignlab.trainers.rundir`): ``config.toml``,
+``metrics.jsonl``, ``checkpoints/step-N/`` and the final ``model/``. All of them run on
+the shared loop of :mod:`alignlab.trainers.loop` (accelerate, gradient accumulation,
+checkpoints, resume, a guard against non-finite losses).
+"""
+
+from alignlab.trainers.best_of_n import BestOfNPoint, BestOfNResult, best_of_n
+from alignlab.trainers.config import PolicyTrainConfig, TrainConfig
+from alignlab.trainers.dpo import DPOConfig, train_dpo
+from alignlab.trainers.loop import NonFiniteLossError
+from alignlab.trainers.reward import RewardConfig, train_reward
+from alignlab.trainers.rundir import read_metrics
+from alignlab.trainers.sft import SFTConfig, train_sft
+
+__all__ = [
+    "BestOfNPoint",
+    "BestOfNResult",
+    "DPOConfig",
+    "NonFiniteLossError",
+    "PolicyTrainConfig",
+    "RewardConfig",
+    "SFTConfig",
+    "TrainConfig",
+    "best_of_n",
+    "read_metrics",
+    "train_dpo",
+    "train_reward",
+    "train_sft",
+]

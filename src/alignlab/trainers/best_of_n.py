@@ -1,0 +1,206 @@
+"""Best-of-n sampling: draw n responses, keep the one the proxy reward likes best.
+
+:func:`best_of_n` samples ``n_max`` responses per prompt once and, for every ``n`` asked
+for, computes the expected proxy and gold reward of the best-of-n choice with the
+unbiased order-statistics estimator over all ``n_max`` samples (Nakano et al. 2021,
+WebGPT, appendix): with a prompt's samples sorted by proxy ascending, the i-th smallest
+(1-based) is the maximum of a uniformly random n-subset with probability
+
+    w_i(n) = C(i - 1, n - 1) / C(n_max, n),
+
+so ``E[reward of best-of-n] = sum_i w_i(n) reward_(i)``, which uses every sample for every n
+instead of one draw of n. Ties in the proxy go to the earlier sample, both in the sort
+and in :func:`select`, so the estimate is exactly the average over all n-subsets of the
+reward of the subset's pick. Intervals are bootstrap intervals over prompts; the KL of
+best-of-n to the sampling policy is ``log n - (n - 1) / n`` (``best_of_n_kl``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from alignlab.data.io import write_records
+from alignlab.data.records import Text
+from alignlab.measure import Estimate, mean
+from alignlab.models.generation import generate
+from alignlab.models.reward_fns import RewardFn
+from alignlab.objectives import best_of_n_kl
+from alignlab.progress import progress_bar
+
+
+def order_by_proxy(proxy: np.ndarray) -> np.ndarray:
+    """Indices sorting each row of ``proxy`` ascending; of tied samples the earlier ranks higher."""
+    n = proxy.shape[-1]
+    # lexsort sorts by the last key first: proxy ascending, then index descending.
+    return np.stack([np.lexsort((-np.arange(n), row)) for row in np.atleast_2d(proxy)])
+
+
+def order_weights(n: int, n_max: int) -> np.ndarray:
+    """``w_i = C(i - 1, n - 1) / C(n_max, n)`` for i = 1..n_max: the chance that the i-th
+    smallest of ``n_max`` samples is the largest of a random n-subset."""
+    if not 1 <= n <= n_max:
+        raise ValueError(f"n must lie in [1, n_max={n_max}], got {n}")
+    total = math.comb(n_max, n)
+    return np.array([math.comb(i - 1, n - 1) / total for i in range(1, n_max + 1)])
+
+
+def expected_best_of_n(proxy: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
+    """Per prompt, the expected ``values`` of the best-of-n pick by ``proxy`` ([P, n_max] each)."""
+    proxy, values = np.atleast_2d(proxy), np.atleast_2d(values)
+    order = order_by_proxy(proxy)
+    weights = order_weights(n, proxy.shape[1])
+    return (np.take_along_axis(values, order, axis=1) * weights).sum(axis=1)
+
+
+def select(proxy: np.ndarray, n: int) -> np.ndarray:
+    """Per prompt, the index of the best-of-n pick among the first ``n`` samples (one real draw)."""
+    # argmax returns the first maximum: ties go to the earlier sample.
+    return np.atleast_2d(proxy)[:, :n].argmax(axis=1)
+
+
+@dataclass(frozen=True)
+class BestOfNPoint:
+    """Best-of-n at one n: its KL to the policy and its expected proxy and gold rewards."""
+
+    n: int
+    kl: float
+    proxy: Estimate
+    gold: Estimate | None
+
+    def to_dict(self) -> dict:
+        return {
+            "n": self.n,
+            "kl": self.kl,
+            "proxy": self.proxy.to_dict(),
+            "gold": None if self.gold is None else self.gold.to_dict(),
+        }
+
+
+@dataclass
+class BestOfNResult:
+    """Every sample, its scores, and the best-of-n curve."""
+
+    prompts: list[Text]
+    responses: list[list[str]]
+    """``n_max`` responses per prompt."""
+    proxy: np.ndarray
+    """Proxy rewards ``[P, n_max]``."""
+    gold: np.ndarray | None
+    """Gold rewards ``[P, n_max]``, when a gold function was given."""
+    points: list[BestOfNPoint]
+    selected: dict[int, list[int]]
+    """For each n, per prompt, the index of the response best-of-n picks from the first n."""
+
+    def selected_responses(self, n: int) -> list[str]:
+        return [self.responses[p][i] for p, i in enumerate(self.selected[n])]
+
+    def summary(self) -> dict:
+        return {
+            "n_prompts": len(self.prompts),
+            "n_max": self.proxy.shape[1],
+            "points": [point.to_dict() for point in self.points],
+        }
+
+    def write(self, out: str | Path) -> Path:
+        """Write ``bon.json`` (the curve) and ``samples.jsonl`` (every sample, scored)."""
+        out = Path(out)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "bon.json").write_text(json.dumps(self.summary(), indent=2) + "\n")
+        write_records(out / "samples.jsonl", self._sample_rows())
+        return out
+
+    def _sample_rows(self):
+        for p, prompt in enumerate(self.prompts):
+            for i, response in enumerate(self.responses[p]):
+                meta = {
+                    "prompt_index": p,
+                    "sample": i,
+                    "proxy": float(self.proxy[p, i]),
+                    "best_of": [n for n, picks in self.selected.items() if picks[p] == i],
+                }
+                if self.gold is not None:
+                    meta["gold"] = float(self.gold[p, i])
+                yield {"prompt": prompt, "response": response, "meta": meta}
+
+
+def best_of_n_curve(
+    proxy: np.ndarray, gold: np.ndarray | None, ns: Sequence[int], *, seed: int = 0
+) -> list[BestOfNPoint]:
+    """The best-of-n points for every n in ``ns`` from scores ``[P, n_max]``."""
+    points = []
+    for n in ns:
+        gold_estimate = None
+        if gold is not None:
+            gold_estimate = mean(expected_best_of_n(proxy, gold, n), seed=seed)
+        proxy_estimate = mean(expected_best_of_n(proxy, proxy, n), seed=seed)
+        points.append(BestOfNPoint(n, best_of_n_kl(n), proxy_estimate, gold_estimate))
+    return points
+
+
+def best_of_n(
+    policy,
+    tokenizer,
+    prompts: Sequence[Text],
+    reward_fn: RewardFn,
+    ns: Sequence[int] = (1, 2, 4, 8, 16),
+    *,
+    gold_fn: RewardFn | None = None,
+    n_max: int | None = None,
+    seed: int = 0,
+    max_new_tokens: int = 48,
+    temperature: float = 1.0,
+    batch_size: int = 8,
+    progress: bool = True,
+) -> BestOfNResult:
+    """Sample ``n_max`` responses per prompt from ``policy``, score them, and estimate
+    best-of-n's proxy and gold rewards for every n in ``ns`` (see the module docstring).
+
+    ``batch_size`` counts prompts per generation batch (each yields ``n_max`` responses).
+    """
+    ns = sorted(set(ns))
+    if not ns or ns[0] < 1:
+        raise ValueError(f"ns must be positive integers, got {ns}")
+    n_max = ns[-1] if n_max is None else n_max
+    if n_max < ns[-1]:
+        raise ValueError(f"n_max={n_max} is below the largest n asked for ({ns[-1]})")
+    if not prompts or batch_size < 1:
+        raise ValueError("best_of_n needs at least one prompt and a batch_size >= 1")
+    prompts = list(prompts)
+    responses: list[list[str]] = []
+    proxy, gold = [], []
+    with progress_bar(len(prompts), "best-of-n", enabled=progress, unit="prompt") as advance:
+        for start in range(0, len(prompts), batch_size):
+            chunk = prompts[start : start + batch_size]
+            texts = generate(
+                policy,
+                tokenizer,
+                chunk,
+                num_return_sequences=n_max,
+                max_new_tokens=max_new_tokens,
+                temperature=temperature,
+                batch_size=batch_size,
+                seed=seed + start,
+            )
+            flat_prompts = [p for p in chunk for _ in range(n_max)]
+            flat_texts = [t for group in texts for t in group]
+            proxy.append(np.asarray(reward_fn(flat_prompts, flat_texts)).reshape(-1, n_max))
+            if gold_fn is not None:
+                gold.append(np.asarray(gold_fn(flat_prompts, flat_texts)).reshape(-1, n_max))
+            responses.extend(texts)
+            advance(len(chunk))
+    proxy_scores = np.concatenate(proxy)
+    gold_scores = np.concatenate(gold) if gold_fn is not None else None
+    return BestOfNResult(
+        prompts=prompts,
+        responses=responses,
+        proxy=proxy_scores,
+        gold=gold_scores,
+        points=best_of_n_curve(proxy_scores, gold_scores, ns, seed=seed),
+        selected={n: select(proxy_scores, n).tolist() for n in ns},
+    )

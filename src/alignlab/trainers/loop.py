@@ -1,0 +1,284 @@
+"""The training loop every trainer shares, on ``accelerate``.
+
+A trainer hands the loop a :class:`Task`: the model, the examples, how to batch them and
+the loss of a batch (an objective from :mod:`alignlab.objectives`). The loop owns the
+rest: AdamW with a warm-up schedule, gradient accumulation and clipping, ``metrics.jsonl``,
+evaluation, checkpoints, resuming, and the guard against non-finite losses.
+
+Steps count optimizer steps. The data order of epoch ``e`` is a permutation drawn from
+``(seed, e)`` alone, so a resumed run replays the order it would have seen: it loads the
+last checkpoint (weights, optimizer, scheduler, RNG states), drops the lines of
+``metrics.jsonl`` written after it, skips the micro-batches of the epoch already consumed,
+and ends at the same step as an uninterrupted run, with the same numbers.
+
+When the task evaluates, the untrained model is evaluated first and logged as step 0, so
+every curve starts at its origin (KL 0, the starting rewards). Evaluation runs on the main
+process.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from accelerate import Accelerator
+from accelerate.utils import set_seed
+from torch import Tensor
+from torch.utils.data import DataLoader, Sampler
+
+from alignlab.progress import progress_bar
+from alignlab.trainers.config import LR_SCHEDULES, TrainConfig
+from alignlab.trainers.rundir import (
+    MetricsLog,
+    checkpoint_step,
+    latest_checkpoint,
+    save_checkpoint,
+)
+
+Loss = Callable[[torch.nn.Module, dict[str, Tensor]], tuple[Tensor, dict[str, Tensor]]]
+
+
+class NonFiniteLossError(RuntimeError):
+    """A NaN or infinite loss or gradient: the run stopped before the update was applied."""
+
+
+@dataclass
+class Task:
+    """What a trainer hands the loop."""
+
+    name: str
+    """Shown on the progress bar."""
+    model: torch.nn.Module
+    """The module to train, on the accelerator's device, in train mode."""
+    examples: Sequence[Any]
+    """Training examples; ``collate`` turns a list of them into a batch."""
+    collate: Callable[[list[Any]], dict[str, Tensor]]
+    """A list of examples to a dict of tensors with an ``attention_mask`` (tokens/s counts it)."""
+    loss: Loss
+    """``loss(model, batch) -> (loss, metrics)``, as the objectives return them."""
+    evaluate: Callable[[torch.nn.Module], dict[str, float]] | None = None
+    """Evaluation metrics of the (unwrapped) model, logged at evaluation steps."""
+
+
+class EpochSampler(Sampler[int]):
+    """A permutation of ``range(n)`` drawn from ``(seed, epoch)`` alone."""
+
+    def __init__(self, n: int, seed: int):
+        self.n, self.seed, self.epoch = n, seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __iter__(self):
+        return iter(np.random.default_rng([self.seed, self.epoch]).permutation(self.n).tolist())
+
+
+def make_accelerator(config: TrainConfig) -> Accelerator:
+    """The accelerator for a run, with the run's seed set everywhere."""
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    accelerator = Accelerator(
+        gradient_accumulation_steps=config.grad_accum,
+        mixed_precision=config.mixed_precision,
+        cpu=config.cpu,
+    )
+    set_seed(config.seed)
+    return accelerator
+
+
+class _Window:
+    """Sums of the loss and metrics over the micro-batches since the last logged step."""
+
+    def __init__(self) -> None:
+        self.sums: dict[str, float] = {}
+        self.count = 0
+        self.tokens = 0
+        self.grad_norms: list[float] = []
+        self.lr = 0.0
+        self.started = time.perf_counter()
+
+    def add(self, loss: Tensor, metrics: dict[str, Tensor], tokens: int) -> None:
+        for name, value in {**metrics, "loss": loss}.items():
+            self.sums[name] = self.sums.get(name, 0.0) + float(value.detach())
+        self.count += 1
+        self.tokens += tokens
+
+    def row(self, accelerator: Accelerator) -> dict[str, float]:
+        """Means over the window (and over processes), the last lr, and tokens per second."""
+        names = sorted(self.sums)
+        local = torch.tensor([self.sums[n] / self.count for n in names], device=accelerator.device)
+        means = accelerator.reduce(local, reduction="mean").tolist()
+        tokens = accelerator.reduce(torch.tensor(self.tokens, device=accelerator.device), "sum")
+        seconds = max(time.perf_counter() - self.started, 1e-9)
+        return {
+            "loss": means[names.index("loss")],
+            "lr": self.lr,
+            **{n: m for n, m in zip(names, means, strict=True) if n != "loss"},
+            "grad_norm": float(np.mean(self.grad_norms)),
+            "tokens_per_s": float(tokens) / seconds,
+        }
+
+
+def _check_finite(accelerator: Accelerator, value: Tensor, what: str, step: int, run_dir: Path):
+    finite = bool(torch.isfinite(value).all())
+    # Every process stops together: a float flag, since not every backend gathers booleans.
+    bad = accelerator.gather(torch.tensor([0.0 if finite else 1.0], device=value.device))
+    if bad.any():
+        last = latest_checkpoint(run_dir)
+        kept = f"the last good checkpoint is {last}" if last else "no checkpoint was saved yet"
+        shown = "not finite on another process" if finite else f"{float(value.detach().sum())}"
+        raise NonFiniteLossError(
+            f"step {step}: the {what} is {shown}; training stopped before applying it "
+            f"({kept}). Lower lr, raise warmup_steps, or check the data."
+        )
+
+
+def _finite_weights(model: torch.nn.Module) -> bool:
+    return all(bool(torch.isfinite(p).all()) for p in model.parameters())
+
+
+def _data_loader(config: TrainConfig, task: Task) -> DataLoader:
+    return DataLoader(
+        task.examples,
+        batch_size=config.batch_size,
+        sampler=EpochSampler(len(task.examples), config.seed),
+        collate_fn=task.collate,
+        # Its own generator: starting an epoch must not draw from the global RNG, or a resumed
+        # run's dropout would differ from an uninterrupted run's.
+        generator=torch.Generator().manual_seed(config.seed),
+    )
+
+
+def _scheduler(config: TrainConfig, optimizer, total: int, accelerator: Accelerator):
+    from transformers import get_scheduler
+
+    # accelerate steps a prepared scheduler once per process per optimizer step.
+    return get_scheduler(
+        LR_SCHEDULES[config.lr_schedule],
+        optimizer,
+        num_warmup_steps=config.warmup_steps * accelerator.num_processes,
+        num_training_steps=total * accelerator.num_processes,
+    )
+
+
+def run_loop(
+    config: TrainConfig, task: Task, run_dir: Path, accelerator: Accelerator
+) -> torch.nn.Module:
+    """Train ``task.model`` as ``config`` says, logging into ``run_dir``; return it unwrapped."""
+    if not task.examples:
+        raise ValueError(f"{task.name}: no training examples")
+    params = [p for p in task.model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
+    model, optimizer, loader = accelerator.prepare(
+        task.model, optimizer, _data_loader(config, task)
+    )
+    steps_per_epoch = math.ceil(len(loader) / config.grad_accum)
+    total = config.max_steps or config.epochs * steps_per_epoch
+    scheduler = accelerator.prepare(_scheduler(config, optimizer, total, accelerator))
+
+    step = 0
+    checkpoint = latest_checkpoint(run_dir) if config.resume else None
+    if checkpoint is not None:
+        try:
+            accelerator.load_state(str(checkpoint))
+        except (RuntimeError, KeyError, ValueError) as e:
+            raise ValueError(
+                f"{checkpoint}: cannot resume from it with this config (resume with the model, "
+                f"lora and optimizer settings the run started with): {str(e)[:300]}"
+            ) from e
+        step = checkpoint_step(checkpoint)
+    metrics = MetricsLog(run_dir / "metrics.jsonl")
+    if accelerator.is_main_process:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        metrics.truncate(step)
+    if step == 0 and task.evaluate is not None:
+        # The starting point of every curve: the untrained model, at KL 0 from the reference.
+        start = {"step": 0, "epoch": 0.0}
+        _log_step(config, task, run_dir, accelerator, model, metrics, start, total)
+    epoch, skip = divmod(step, steps_per_epoch)
+    skip *= config.grad_accum  # micro-batches of this epoch already trained on
+
+    window = _Window()
+    enabled = config.progress and accelerator.is_main_process
+    with progress_bar(total, task.name, enabled=enabled, unit="step") as advance:
+        advance(step)
+        while step < total:
+            loader.set_epoch(epoch)
+            batches = accelerator.skip_first_batches(loader, skip) if skip else loader
+            skip = 0
+            for batch in batches:
+                with accelerator.accumulate(model):
+                    loss, parts = task.loss(model, batch)
+                    _check_finite(accelerator, loss, "loss", step + 1, run_dir)
+                    accelerator.backward(loss)
+                    window.add(loss, parts, int(batch["attention_mask"].sum()))
+                    if accelerator.sync_gradients:
+                        max_norm = config.max_grad_norm or math.inf
+                        norm = accelerator.clip_grad_norm_(model.parameters(), max_norm)
+                        _check_finite(accelerator, norm, "gradient norm", step + 1, run_dir)
+                        window.grad_norms.append(float(norm))
+                        window.lr = optimizer.param_groups[0]["lr"]
+                    optimizer.step()
+                    scheduler.step()
+                    optimizer.zero_grad()
+                if not accelerator.sync_gradients:
+                    continue
+                step += 1
+                shown = float(loss.detach())
+                if _logging_due(config, task, step, total):
+                    row = {"step": step, "epoch": round(step / steps_per_epoch, 4)}
+                    row.update(window.row(accelerator))
+                    _log_step(config, task, run_dir, accelerator, model, metrics, row, total)
+                    shown, window = row["loss"], _Window()
+                advance(1, loss=f"{shown:.4f}")
+                if step >= total:
+                    break
+            epoch += 1
+    accelerator.wait_for_everyone()
+    trained = accelerator.unwrap_model(model)
+    accelerator.free_memory()
+    return trained
+
+
+def _evaluating(config: TrainConfig, task: Task, step: int, total: int) -> bool:
+    if task.evaluate is None:
+        return False
+    return step in (0, total) or bool(config.eval_every and step % config.eval_every == 0)
+
+
+def _saving(config: TrainConfig, step: int) -> bool:
+    return bool(step and config.save_every and step % config.save_every == 0)
+
+
+def _logging_due(config: TrainConfig, task: Task, step: int, total: int) -> bool:
+    # Checkpoint steps are always logged, so a resumed run never starts inside a log window.
+    return (
+        step == total
+        or step % config.log_every == 0
+        or _evaluating(config, task, step, total)
+        or _saving(config, step)
+    )
+
+
+def _log_step(config, task, run_dir, accelerator, model, metrics, row, total) -> None:
+    """Evaluate if due, append ``row`` to metrics.jsonl, and checkpoint if due."""
+    step = row["step"]
+    if _evaluating(config, task, step, total):
+        if accelerator.is_main_process:
+            row.update(task.evaluate(accelerator.unwrap_model(model)))
+        accelerator.wait_for_everyone()
+    if accelerator.is_main_process:
+        metrics.append(row)
+    if _saving(config, step):
+        if not _finite_weights(model):
+            raise NonFiniteLossError(f"step {step}: the weights are no longer finite")
+        save_checkpoint(accelerator, run_dir, step, config.keep_checkpoints)
