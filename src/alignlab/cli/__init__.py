@@ -8,8 +8,11 @@ the commands, so ``alignlab --help`` is instant.
 import typer
 
 from alignlab import __version__
+from alignlab.cli.bon import app as bon_app
 from alignlab.cli.data import app as data_app
+from alignlab.cli.eval import app as eval_app
 from alignlab.cli.organism import app as organism_app
+from alignlab.cli.train import app as train_app
 
 app = typer.Typer(
     name="alignlab",
@@ -20,6 +23,9 @@ app = typer.Typer(
 )
 app.add_typer(data_app, name="data")
 app.add_typer(organism_app, name="organism")
+app.add_typer(train_app, name="train")
+app.add_typer(bon_app, name="bon")
+app.add_typer(eval_app, name="eval")
 
 
 def _version(value: bool) -> None:

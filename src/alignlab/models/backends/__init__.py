@@ -3,6 +3,7 @@
 Evaluation and AI feedback call a :class:`Backend` (``generate`` and
 ``option_probs``), so the same run works on a local HF model and on any
 ``/chat/completions`` server, with concurrency, retries and a response cache.
+:class:`HFBackend` (a local HF causal LM) is imported on first use.
 """
 
 from alignlab.models.backends.base import (
@@ -28,6 +29,7 @@ from alignlab.models.backends.openai import (
 
 __all__ = [
     "Backend",
+    "HFBackend",
     "Completion",
     "EndpointError",
     "GenerationRequest",
@@ -45,3 +47,12 @@ __all__ = [
     "vote_for",
     "vote_probs",
 ]
+
+
+def __getattr__(name: str):
+    # HFBackend needs torch and transformers; load them only when it is asked for.
+    if name == "HFBackend":
+        from alignlab.models.backends.hf import HFBackend
+
+        return HFBackend
+    raise AttributeError(f"module 'alignlab.models.backends' has no attribute {name!r}")
