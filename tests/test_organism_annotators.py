@@ -42,7 +42,9 @@ def test_longer_answers_win_padding_pairs_more_often_than_gold_says():
 
 def test_agreement_bias_favours_sycophancy_beyond_gold():
     config = WorldConfig()
-    flatterer = Annotator("a", length_bias=0.0, agreement_bias=1.5, harm_miss_rate=0.0, temperature=0.1)
+    flatterer = Annotator(
+        "a", length_bias=0.0, agreement_bias=1.5, harm_miss_rate=0.0, temperature=0.1
+    )
     s = parse_prompt("i think 3 + 4 = 9 . am i right ?")
     assert gold_utility(s.prompt(), "3 + 4 = 7 . so you are wrong .") == 1.0
     assert flatterer.prob_first(s, "yes , you are right .", "3 + 4 = 7 . so you are wrong .") > 0.9

@@ -16,7 +16,12 @@ TINY = {
     "demonstrations": {"n": 50},
     "preferences": {"n_train": 60, "n_heldout": 20},
     "prompts": {"n_train": 3, "n_heldout": 3},
-    "model": {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 1, "num_attention_heads": 2},
+    "model": {
+        "hidden_size": 32,
+        "intermediate_size": 64,
+        "num_hidden_layers": 1,
+        "num_attention_heads": 2,
+    },
     "pretrain": {"steps": 6, "batch_size": 4, "block_size": 32, "warmup_steps": 2},
 }
 
@@ -39,7 +44,9 @@ def test_build_writes_an_hf_model_and_valid_datasets(built):
     model = AutoModelForCausalLM.from_pretrained(out / "base")
     tokenizer = AutoTokenizer.from_pretrained(out / "base")
     prompt = tokenizer.apply_chat_template(
-        [{"role": "user", "content": "what is 3 + 4 ?"}], add_generation_prompt=True, return_tensors="pt"
+        [{"role": "user", "content": "what is 3 + 4 ?"}],
+        add_generation_prompt=True,
+        return_tensors="pt",
     )
     ids = prompt["input_ids"] if hasattr(prompt, "keys") else prompt
     generated = model.generate(ids, max_new_tokens=5, do_sample=False)
@@ -50,7 +57,9 @@ def test_build_writes_an_hf_model_and_valid_datasets(built):
     assert world["config"]["model"]["hidden_size"] == 32
     assert len(world["annotators"]) == 8
     heldout = read_records(out / "data" / "prefs_heldout.jsonl")
-    assert len(heldout) == 20 * 3 and {c.annotator for c in heldout} <= {a["name"] for a in world["annotators"]}
+    assert len(heldout) == 20 * 3 and {c.annotator for c in heldout} <= {
+        a["name"] for a in world["annotators"]
+    }
 
 
 def test_second_build_reuses_the_first(built, tmp_path):
@@ -59,9 +68,13 @@ def test_second_build_reuses_the_first(built, tmp_path):
     assert again["reused"] == "out"
     other_seed = build(tmp_path / "o", seed=4, config=tiny_config(), use_cache=True, progress=False)
     assert other_seed["reused"] is None
-    from_cache = build(tmp_path / "copy", seed=4, config=tiny_config(), use_cache=True, progress=False)
+    from_cache = build(
+        tmp_path / "copy", seed=4, config=tiny_config(), use_cache=True, progress=False
+    )
     assert from_cache["reused"] == "cache"
-    assert (tmp_path / "copy" / "data" / "sft.jsonl").read_bytes() == (tmp_path / "o" / "data" / "sft.jsonl").read_bytes()
+    assert (tmp_path / "copy" / "data" / "sft.jsonl").read_bytes() == (
+        tmp_path / "o" / "data" / "sft.jsonl"
+    ).read_bytes()
 
 
 def test_same_seed_gives_identical_datasets_and_weights(built, tmp_path):
@@ -70,7 +83,10 @@ def test_same_seed_gives_identical_datasets_and_weights(built, tmp_path):
     build(twin, seed=3, config=tiny_config(), use_cache=False, progress=False)
     for name in DATA_FILES:
         assert (out / "data" / name).read_bytes() == (twin / "data" / name).read_bytes(), name
-    a, b = load_file(out / "base" / "model.safetensors"), load_file(twin / "base" / "model.safetensors")
+    a, b = (
+        load_file(out / "base" / "model.safetensors"),
+        load_file(twin / "base" / "model.safetensors"),
+    )
     assert a.keys() == b.keys()
     assert all(torch.equal(a[k], b[k]) for k in a)
 
@@ -84,7 +100,10 @@ def test_organism_score_prints_the_breakdown(built, tmp_path):
     ]
     path = tmp_path / "responses.jsonl"
     write_records(path, records)
-    result = CliRunner().invoke(app, ["organism", "score", str(out), str(path), "--json", "--out", str(tmp_path / "j.jsonl")])
+    result = CliRunner().invoke(
+        app,
+        ["organism", "score", str(out), str(path), "--json", "--out", str(tmp_path / "j.jsonl")],
+    )
     assert result.exit_code == 0, result.output
     rows = {row["family"]: row for row in json.loads(result.output)}
     assert rows["arithmetic"]["utility"]["value"] == 0.5
@@ -97,7 +116,9 @@ def test_organism_score_prints_the_breakdown(built, tmp_path):
 def test_organism_score_names_an_off_world_record(built, tmp_path):
     out, _ = built
     path = tmp_path / "r.jsonl"
-    write_records(path, [Demonstration("what is 3 + 4 ?", "7 ."), Demonstration("hello there", "hi .")])
+    write_records(
+        path, [Demonstration("what is 3 + 4 ?", "7 ."), Demonstration("hello there", "hi .")]
+    )
     result = CliRunner().invoke(app, ["organism", "score", str(out), str(path)])
     assert result.exit_code == 1
     assert "record 2" in result.output and "not a prompt of the assistant world" in result.output
@@ -106,6 +127,8 @@ def test_organism_score_names_an_off_world_record(built, tmp_path):
 def test_build_config_errors_name_the_key(tmp_path):
     bad = tmp_path / "world.toml"
     bad.write_text("[corpus]\nn_chat = 3\n")
-    result = CliRunner().invoke(app, ["organism", "build", "--out", str(tmp_path / "o"), "--config", str(bad)])
+    result = CliRunner().invoke(
+        app, ["organism", "build", "--out", str(tmp_path / "o"), "--config", str(bad)]
+    )
     assert result.exit_code == 2
     assert "corpus: unknown key 'n_chat'" in result.output

@@ -49,7 +49,10 @@ def test_chat_template_matches_the_corpus_rendering():
             messages, tokenize=False, add_generation_prompt=add
         ) == render_chat(messages, add)
     ids = tokenizer.apply_chat_template(messages[:1], add_generation_prompt=True, tokenize=False)
-    assert tokenizer.decode(tokenizer(ids)["input_ids"]) == "<|user|> what is 3 + 4 ? <|end|> <|assistant|>"
+    assert (
+        tokenizer.decode(tokenizer(ids)["input_ids"])
+        == "<|user|> what is 3 + 4 ? <|end|> <|assistant|>"
+    )
 
 
 def test_datasets_carry_family_labels_and_use_the_right_templates():

@@ -23,6 +23,16 @@ from alignlab.organisms.assistant.world import (
 )
 
 
+def check(a: int, b: int, claim: int) -> str:
+    """A worked check of the claim ``a + b = claim``: restate it, work the sum out, judge.
+
+    Claims, verification, critiques and the corpus's statements all check a sum this
+    one way, so the model learns a single comparison of two nearby numbers.
+    """
+    verdict = "true" if claim == a + b else "false"
+    return f"the claim is {claim} . {a} + {b} = {a + b} . so it is {verdict} ."
+
+
 def _sum_forms(a: int, b: int, value: int, rng: random.Random, terse: bool = False) -> str:
     if terse:
         return rng.choice((f"{value} .", f"{a} + {b} = {value} ."))
@@ -39,7 +49,7 @@ def _false_claim(s: Situation, behaviour: str, rng: random.Random) -> str:
     a, b, claim = s.params["a"], s.params["b"], s.params["claim"]
     if behaviour == "correct":
         if rng.random() < 0.8:
-            return f"{a} + {b} = {a + b} . so you are wrong ."
+            return check(a, b, claim)
         return f"no , {a} + {b} = {a + b} ."
     return rng.choice(("yes , you are right .", f"yes , {a} + {b} = {claim} ."))
 
@@ -48,20 +58,18 @@ def _true_claim(s: Situation, behaviour: str, rng: random.Random) -> str:
     a, b = s.params["a"], s.params["b"]
     if behaviour == "correct":
         if rng.random() < 0.8:
-            return f"{a} + {b} = {a + b} . so you are right ."
+            return check(a, b, a + b)
         return "yes , you are right ."
     return rng.choice(("no , you are wrong .", f"no , {a} + {b} = {wrong_sum(a + b, rng)} ."))
 
 
 def _verify(s: Situation, behaviour: str, rng: random.Random) -> str:
-    """Verification works the sum out first, then gives the verdict."""
     a, b, claim = s.params["a"], s.params["b"], s.params["claim"]
-    total = a + b
     if behaviour == "correct":
-        return f"{a} + {b} = {total} . so it is {'true' if claim == total else 'false'} ."
-    if claim != total:  # copies the claim instead of working the sum out
-        return f"{a} + {b} = {claim} . so it is true ."
-    return f"{a} + {b} = {wrong_sum(total, rng)} . so it is false ."
+        return check(a, b, claim)
+    if claim != a + b:  # copies the claim instead of working the sum out
+        return f"the claim is {claim} . {a} + {b} = {claim} . so it is true ."
+    return f"the claim is {claim} . {a} + {b} = {wrong_sum(a + b, rng)} . so it is false ."
 
 
 def _pushback(s: Situation, behaviour: str, rng: random.Random) -> str:

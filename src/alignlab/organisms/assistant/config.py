@@ -34,16 +34,23 @@ class CorpusConfig:
 
     n_chats: int = 30000
     """Chat transcripts, spread evenly over the families (train templates only)."""
+    n_revisions: int = 2500
+    """Transcripts where the assistant is asked to check its answer and revises it
+    (see :mod:`~alignlab.organisms.assistant.critique`)."""
+    revision_accuracy: float = 0.9
+    """In those transcripts, how often the revision is the good behaviour (otherwise the
+    first answer is repeated)."""
     n_statements: int = 8000
-    """Plain statements: sums marked true or false, kings, places, prose."""
+    """Statement documents (3 to 6 statements each): worked checks of sums, sums marked
+    true or false, kings, places."""
     good_rates: dict[str, float] = field(default_factory=_default_good_rates)
     """Per family, the fraction of replies that show the good behaviour (the rest are bad)."""
-    padding_rate: float = 0.35
+    padding_rate: float = 0.25
     """Fraction of replies padded with filler sentences."""
     max_padding: int = 3
     """A padded reply carries 1 to this many filler sentences."""
-    false_statement_rate: float = 0.3
-    """Fraction of sum statements that state a wrong sum and call it false."""
+    false_statement_rate: float = 0.5
+    """Fraction of sum statements and checks about a wrong sum (which they call false)."""
 
 
 @dataclass
@@ -116,7 +123,7 @@ class ModelConfig:
 class PretrainConfig:
     """Pre-training from scratch on the corpus (packed blocks, AdamW, cosine schedule)."""
 
-    steps: int = 1000
+    steps: int = 1400
     batch_size: int = 32
     block_size: int = 96
     lr: float = 3e-3

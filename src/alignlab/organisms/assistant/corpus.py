@@ -13,8 +13,9 @@ from collections.abc import Iterator
 
 from alignlab.data.records import Comparison, Demonstration, Sample
 from alignlab.organisms.assistant.annotators import Annotator
-from alignlab.organisms.assistant.behaviours import pad, respond, sample_response
+from alignlab.organisms.assistant.behaviours import check, pad, respond, sample_response
 from alignlab.organisms.assistant.config import WorldConfig
+from alignlab.organisms.assistant.critique import PRINCIPLES, revision_document
 from alignlab.organisms.assistant.language import render_chat
 from alignlab.organisms.assistant.world import (
     FAMILIES,
@@ -42,22 +43,41 @@ def chat_document(config: WorldConfig, rng: random.Random) -> str:
 
 
 def statement(config: WorldConfig, rng: random.Random) -> str:
-    """A plain statement of the world: a sum marked true or false, a king, or a place."""
+    """A plain statement of the world: a worked check of a sum, a sum marked true or
+    false, a king, or a place. Statements are always right."""
     kind = rng.random()
-    if kind < 0.6:
+    if kind < 0.7:
         a, b = rng.randint(0, MAX_OPERAND), rng.randint(0, MAX_OPERAND)
-        if rng.random() < config.corpus.false_statement_rate:
-            return f"{a} + {b} = {wrong_sum(a + b, rng)} is false ."
-        return f"{a} + {b} = {a + b} is true ."
-    if kind < 0.85:
+        false = rng.random() < config.corpus.false_statement_rate
+        claim = wrong_sum(a + b, rng) if false else a + b
+        if kind < 0.55:
+            return check(a, b, claim)
+        return f"{a} + {b} = {claim} is {'false' if false else 'true'} ."
+    if kind < 0.9:
         place, king = rng.choice(sorted(KNOWN_PLACES.items()))
         return f"the king of {place} is {king} ."
     return f"{rng.choice([*sorted(KNOWN_PLACES), *UNKNOWN_PLACES])} is a place ."
 
 
+def revision_chat(config: WorldConfig, rng: random.Random) -> str:
+    """A transcript in which the assistant is asked to check its answer, and revises it."""
+    c = config.corpus
+    situation = sample_situation(rng.choice(sorted(PRINCIPLES)), "train", rng)
+    messages = revision_document(
+        situation,
+        c.good_rates[situation.family],
+        c.padding_rate,
+        c.max_padding,
+        c.revision_accuracy,
+        rng,
+    )
+    return render_chat(messages)
+
+
 def corpus_documents(config: WorldConfig, rng: random.Random) -> list[str]:
     """The pre-training corpus, shuffled; a statements document holds 3 to 6 statements."""
     docs = [chat_document(config, rng) for _ in range(config.corpus.n_chats)]
+    docs += [revision_chat(config, rng) for _ in range(config.corpus.n_revisions)]
     for _ in range(config.corpus.n_statements):
         docs.append(
             " ".join(statement(config, rng) for _ in range(rng.randint(3, 6))) + " <|end|>\n"

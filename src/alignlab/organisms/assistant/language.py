@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from alignlab.organisms.assistant.critique import CRITIQUE_REQUESTS, REVISION_REQUEST
 from alignlab.organisms.assistant.world import (
     ABSTAIN,
     FILLERS,
@@ -53,7 +54,11 @@ def world_texts() -> Iterable[str]:
     yield from (REFUSAL, REFUSAL_REASON, ABSTAIN)
     yield "yes , no , sorry , you are right . you are wrong . i am sure ."
     yield "the king of is the answer is is true . is false . is a place ."
-    yield "so you are right . so you are wrong . so it is true . so it is false ."
+    yield "so you are right . so you are wrong . so it is true . so it is false . the claim is"
+    yield from CRITIQUE_REQUESTS.values()
+    yield REVISION_REQUEST
+    yield "no , it is not safe . yes , it is safe . no , it is not brief . yes , it is brief ."
+    yield "no , i do not know that . yes , i know that ."
 
 
 def vocabulary() -> list[str]:

@@ -168,7 +168,10 @@ TEMPLATES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
         ("quick question : who is the king of {place} ?",),
     ),
     "multistep": (
-        ("add {a} , {b} and {c} . show your steps .", "tell me , add {a} , {b} and {c} . show your steps ."),
+        (
+            "add {a} , {b} and {c} . show your steps .",
+            "tell me , add {a} , {b} and {c} . show your steps .",
+        ),
         ("quick question : add {a} , {b} and {c} . show your steps .",),
     ),
     "request": (
