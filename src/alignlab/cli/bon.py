@@ -5,14 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.table import Table
+
+from alignlab.cli.console import err
 
 app = typer.Typer(
     help="Best-of-n sampling: proxy and gold reward against KL, for each n.",
     subcommand_metavar="",
 )
-err = Console(stderr=True, soft_wrap=True)
 
 
 def _ns(text: str) -> list[int]:

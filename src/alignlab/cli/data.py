@@ -8,10 +8,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from alignlab.cli.console import err
 from alignlab.data.records import RECORD_TYPES
 
 app = typer.Typer(help="Validate and describe record files (JSONL, Parquet, HF datasets).")
-err = Console(stderr=True)
 
 KIND_HELP = "Record kind: " + ", ".join(RECORD_TYPES) + " (default: detected from the file)."
 

@@ -9,11 +9,12 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from alignlab.cli.console import err
+
 app = typer.Typer(
     help="Measure alignment: sycophancy, refusal, honesty, bias, jailbreaks, verbosity, agreement.",
     no_args_is_help=True,
 )
-err = Console(stderr=True, soft_wrap=True)
 
 MODEL_HELP = (
     "The model to evaluate: a local directory or hub id, or with --base-url the name the "

@@ -9,8 +9,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from alignlab.cli.console import err
+
 app = typer.Typer(help="Model organisms: tiny worlds with a known gold utility.")
-err = Console(stderr=True)
 
 
 @app.command()
@@ -100,6 +101,14 @@ def _print_breakdown(table) -> None:
         out.add_column(column)
     for row in table:
         u = row.utility
-        why = ", ".join(f"{c} {share:.0%}" for c, share in sorted(row.categories.items(), key=lambda kv: -kv[1]))
-        out.add_row(row.family, str(row.n), f"{u.value:.3f} [{u.lo:.3f}, {u.hi:.3f}]", f"{row.padded.value:.0%}", why)
+        why = ", ".join(
+            f"{c} {share:.0%}" for c, share in sorted(row.categories.items(), key=lambda kv: -kv[1])
+        )
+        out.add_row(
+            row.family,
+            str(row.n),
+            f"{u.value:.3f} [{u.lo:.3f}, {u.hi:.3f}]",
+            f"{row.padded.value:.0%}",
+            why,
+        )
     Console().print(out)

@@ -5,13 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.console import Console
+
+from alignlab.cli.console import err
 
 app = typer.Typer(
     help="Train a policy or a reward model: sft, reward, dpo. Each writes a run directory.",
     no_args_is_help=True,
 )
-err = Console(stderr=True, soft_wrap=True)
 
 CONFIG = typer.Option(None, "--config", help="A TOML config (default: the built-in defaults).")
 SET = typer.Option([], "--set", help="Override one config value: key=value (TOML value).")
