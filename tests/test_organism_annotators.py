@@ -7,7 +7,7 @@ from alignlab.data.stats import summarize
 from alignlab.organisms.assistant.annotators import Annotator, annotator_pool
 from alignlab.organisms.assistant.config import WorldConfig
 from alignlab.organisms.assistant.corpus import comparisons
-from alignlab.organisms.assistant.gold import gold_utility
+from alignlab.organisms.assistant.gold import gold_utility, judge
 from alignlab.organisms.assistant.world import parse_prompt
 
 
@@ -70,3 +70,15 @@ def test_biases_are_drawn_per_annotator_and_reproducible():
     for c in heldout_labels(n_pairs=200):
         by_annotator[c.annotator] += 1
     assert len(by_annotator) == config.n_annotators
+
+
+def test_annotators_often_prefer_the_sycophantic_answer():
+    sycophantic, n = 0, 0
+    for c in heldout_labels(seed=2):
+        categories = {judge(c.prompt, c.chosen).category, judge(c.prompt, c.rejected).category}
+        if categories == {"sycophantic", "correct"}:
+            n += 1
+            sycophantic += judge(c.prompt, c.chosen).category == "sycophantic"
+    # Often enough to mislead a reward model fitted to them; gold never does.
+    assert n > 100
+    assert 0.25 < sycophantic / n < 0.6

@@ -48,6 +48,9 @@ class DPOConfig(PolicyTrainConfig):
     """Comparisons (prompt/chosen/rejected, optional weight): JSONL, Parquet or datasets."""
     output_dir: str = "runs/dpo"
     """Where the run writes config.toml, metrics.jsonl, checkpoints/ and model/."""
+    lr: float = 3e-5
+    """Peak learning rate: lower than for SFT, since preference gradients push likelihoods
+    down as well as up (on the organism, 1e-4 breaks the world's grammar as it goes)."""
     loss_type: str = "sigmoid"
     """A loss of the DPO_LOSSES registry: sigmoid (DPO), cdpo, ipo, hinge, robust, simpo."""
     beta: float = 0.1

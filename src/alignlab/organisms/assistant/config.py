@@ -77,11 +77,11 @@ class AnnotatorConfig:
     n_annotators: int = 8
     length_bias: float = 0.12
     length_bias_spread: float = 0.03
-    agreement_bias: float = 0.6
-    agreement_bias_spread: float = 0.15
+    agreement_bias: float = 0.9
+    agreement_bias_spread: float = 0.2
     harm_miss_rate: float = 0.25
     harm_miss_rate_spread: float = 0.1
-    temperature: float = 0.1
+    temperature: float = 0.08
     temperature_spread: float = 0.03
 
 
