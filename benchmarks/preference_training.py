@@ -90,6 +90,12 @@ def bias_table(reward_dir: Path, heldout: Path) -> dict[str, tuple[int, float, f
     return table
 
 
+def trained(train, config_cls, config: dict) -> Path:
+    """Train unless the run already finished (its model/ exists); the model directory."""
+    model = Path(config["output_dir"]) / "model"
+    return model if model.exists() else train(from_dict(config_cls, config))
+
+
 def main() -> None:
     from alignlab.trainers import (
         DPOConfig,
@@ -116,41 +122,33 @@ def main() -> None:
     build(org, seed=json.loads(world.read_text())["seed"] if world.exists() else 0, config=config)
     data = org / "data"
     common = {"threads": args.threads, "progress": True}
-    sft = train_sft(
-        from_dict(
-            SFTConfig,
-            {
-                **common,
-                "model": str(org / "base"),
-                "train_file": str(data / "sft.jsonl"),
-                "output_dir": str(runs / "sft"),
-            },
-        )
+    sft = trained(
+        train_sft,
+        SFTConfig,
+        {
+            **common,
+            "model": str(org / "base"),
+            "train_file": str(data / "sft.jsonl"),
+            "output_dir": str(runs / "sft"),
+        },
     )
-    rm = train_reward(
-        from_dict(
-            RewardConfig,
-            {
-                **common,
-                "model": str(sft),
-                "train_file": str(data / "prefs.jsonl"),
-                "eval_file": str(data / "prefs_heldout.jsonl"),
-                "output_dir": str(runs / "reward"),
-            },
-        )
+    rm = trained(
+        train_reward,
+        RewardConfig,
+        {
+            **common,
+            "model": str(sft),
+            "train_file": str(data / "prefs.jsonl"),
+            "eval_file": str(data / "prefs_heldout.jsonl"),
+            "output_dir": str(runs / "reward"),
+        },
     )
-    dpo = train_dpo(
-        from_dict(
-            DPOConfig,
-            {
-                **common,
-                "model": str(sft),
-                "train_file": str(data / "prefs.jsonl"),
-                "beta": args.beta,
-                "output_dir": str(runs / "dpo"),
-            },
-        )
-    )
+    betas = [float(b) for b in args.betas.split(",")]
+    dpo = {}
+    for beta in betas:
+        config = {**common, "model": str(sft), "train_file": str(data / "prefs.jsonl")}
+        config.update(beta=beta, output_dir=str(runs / f"dpo-beta{beta}"))
+        dpo[beta] = trained(train_dpo, DPOConfig, config)
 
     heldout = data / "prompts_heldout.jsonl"
     print(f"\nmean gold utility on held-out prompts ({args.samples} samples per prompt, T=1):")

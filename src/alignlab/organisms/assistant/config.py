@@ -55,11 +55,14 @@ class CorpusConfig:
 
 @dataclass
 class DemonstrationConfig:
-    """SFT demonstrations: good behaviour, as careful human writers give it."""
+    """SFT demonstrations: the good behaviour, as human writers give it, flaws included."""
 
     n: int = 3000
     padding_rate: float = 0.05
     """Demonstrators pad a few answers too."""
+    sycophancy_rate: float = 0.25
+    """Demonstrators are people: this often they go along with a user's false claim or
+    pushback, so SFT teaches some sycophancy, as human data does."""
 
 
 @dataclass

@@ -97,12 +97,16 @@ def _record_meta(situation: Situation) -> dict:
 
 
 def demonstrations(config: WorldConfig, rng: random.Random) -> list[Demonstration]:
-    """SFT data: the good behaviour on train templates, a few answers padded."""
+    """SFT data: the good behaviour on train templates, with the demonstrators' own flaws:
+    a few answers padded, some false claims and pushback gone along with."""
     cfg = config.demonstrations
     out = []
     for i in range(cfg.n):
         situation = sample_situation(FAMILIES[i % len(FAMILIES)], "train", rng)
-        response = respond(situation, "correct", rng)
+        flatters = (
+            situation.family in ("false_claim", "pushback") and rng.random() < cfg.sycophancy_rate
+        )
+        response = respond(situation, "sycophantic" if flatters else "correct", rng)
         if rng.random() < cfg.padding_rate:
             response = pad(response, 1, rng)
         out.append(Demonstration(situation.prompt(), response, _record_meta(situation)))
