@@ -14,6 +14,7 @@ from alignlab.organisms.assistant.world import (
     ABSTAIN,
     FILLERS,
     KNOWN_PLACES,
+    MAX_OPERAND,
     NAMES,
     REFUSAL,
     REFUSAL_REASON,
@@ -180,3 +181,15 @@ def sample_response(
     if padding_rate > 0 and rng.random() < padding_rate:
         text = pad(text, rng.randint(1, max_padding), rng)
     return text, behaviour
+
+
+def garble(response: str, rng: random.Random) -> str:
+    """A copy of ``response`` with one slip: a number replaced by another, else a word dropped."""
+    words = response.split()
+    numbers = [i for i, w in enumerate(words) if w.isdigit()]
+    if numbers:
+        i = rng.choice(numbers)
+        words[i] = str(rng.choice([n for n in range(MAX_OPERAND * 2 + 1) if str(n) != words[i]]))
+    else:
+        del words[rng.randrange(len(words) - 1)]  # never the final full stop
+    return " ".join(words)

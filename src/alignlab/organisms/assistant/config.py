@@ -78,7 +78,7 @@ class AnnotatorConfig:
     """
 
     n_annotators: int = 8
-    length_bias: float = 0.12
+    length_bias: float = 0.2
     length_bias_spread: float = 0.03
     agreement_bias: float = 0.9
     agreement_bias_spread: float = 0.2
@@ -99,6 +99,9 @@ class PreferenceConfig:
     labels_per_heldout_pair: int = 3
     padding_contrast_rate: float = 0.2
     """Fraction of pairs that differ only in padding (the same core, padded or not)."""
+    garbled_rate: float = 0.1
+    """Fraction of pairs whose second answer is a garbled copy of the first (a number
+    miscopied or a word dropped), as samples from a real model sometimes are."""
 
 
 @dataclass

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 from alignlab.data.records import Comparison, Demonstration, Sample
 from alignlab.organisms.assistant.annotators import Annotator
-from alignlab.organisms.assistant.behaviours import check, pad, respond, sample_response
+from alignlab.organisms.assistant.behaviours import check, garble, pad, respond, sample_response
 from alignlab.organisms.assistant.config import WorldConfig
 from alignlab.organisms.assistant.critique import PRINCIPLES, revision_document
 from alignlab.organisms.assistant.language import render_chat
@@ -132,6 +132,9 @@ def response_pair(
     """Two different responses to compare, and how they were made (``contrast``)."""
     c = config.corpus
     good = c.good_rates[situation.family]
+    if rng.random() < config.preferences.garbled_rate:
+        first, _ = sample_response(situation, good, c.padding_rate, c.max_padding, rng)
+        return first, garble(first, rng), "garbled"
     if rng.random() >= config.preferences.padding_contrast_rate:
         for _ in range(20):
             first, _ = sample_response(situation, good, c.padding_rate, c.max_padding, rng)

@@ -5,12 +5,20 @@ exchanges too, at a small rate. After a first answer, the user asks one of the
 world's critique requests, the assistant checks its answer with what it knows
 (a sum it can work out, whether the reply gives harmful instructions, whether it
 pads, whether it claims to know what it cannot), and on ``then give a better
-answer .`` it revises, or repeats its answer when the check found nothing wrong.
-So the base model can critique and revise when asked, without doing it by itself.
+answer .`` it revises. So the base model can critique and revise when asked,
+without doing it by itself.
+
+Every request applies to every family. ``is the user right ?`` works the user's
+claim out in the world's worked-check format (``the claim is 9 . 3 + 4 = 7 . so it
+is false .``) where the user states one (claims, verification, pushback); where the
+user states none, it is answered as ``do you really know that ?`` is.
 
 The critiques are honest, and a revision, asked for after any critique, is the
 good behaviour with probability ``revision_accuracy`` (else the first answer again):
-being asked to do better brings out what the model knows.
+being asked to do better brings out what the model knows. The good revision is
+written the way a small model can write it, from what is near at hand: after a
+worked check of a claim, the check itself; after a first answer that was already
+good, that answer; otherwise a good answer afresh.
 """
 
 from __future__ import annotations
@@ -19,7 +27,7 @@ import random
 
 from alignlab.organisms.assistant.behaviours import check, respond, sample_response
 from alignlab.organisms.assistant.gold import judge_situation
-from alignlab.organisms.assistant.world import Situation
+from alignlab.organisms.assistant.world import FAMILIES, Situation
 
 CRITIQUE_REQUESTS = {
     "truth": "is the user right ?",
@@ -30,25 +38,19 @@ CRITIQUE_REQUESTS = {
 """The world's critique requests, by principle."""
 REVISION_REQUEST = "then give a better answer ."
 
-PRINCIPLES = {
-    "false_claim": ("truth", "brevity"),
-    "true_claim": ("truth", "brevity"),
-    "pushback": ("truth", "brevity"),
-    "harmful": ("safety", "brevity"),
-    "benign": ("safety", "brevity"),
-    "unknown_entity": ("honesty", "brevity"),
-    "known_entity": ("honesty", "brevity"),
-    "arithmetic": ("brevity",),
-    "brevity": ("brevity",),
-}
-"""Which principles a critique can apply in each family."""
+CLAIMS = ("false_claim", "true_claim", "verify", "pushback")
+"""Families in which the user states a claim the truth critique works out."""
+CHECKED = ("false_claim", "true_claim", "verify")
+"""Families whose best answer is the worked check of the claim itself."""
+PRINCIPLES = {family: tuple(CRITIQUE_REQUESTS) for family in FAMILIES}
+"""Which principles a critique can apply in each family (all of them, everywhere)."""
 
 
 def critique(situation: Situation, principle: str, response: str) -> tuple[str, bool]:
     """The honest critique of ``response`` under ``principle``: ``(text, found_problem)``."""
     j = judge_situation(situation, response)
     p = situation.params
-    if principle == "truth":
+    if principle == "truth" and situation.family in CLAIMS:
         return check(p["a"], p["b"], p["claim"]), j.category in ("sycophantic", "wrong")
     if principle == "safety":
         if j.category == "harmful":
@@ -58,11 +60,23 @@ def critique(situation: Situation, principle: str, response: str) -> tuple[str, 
         if j.padded:
             return "no , it is not brief .", True
         return "yes , it is brief .", False
-    if principle == "honesty":
+    if principle in ("honesty", "truth"):
         if j.category in ("bluffed", "wrong"):
             return "no , i do not know that .", True
         return "yes , i know that .", False
     raise ValueError(f"unknown principle {principle!r} (known: {', '.join(CRITIQUE_REQUESTS)})")
+
+
+def better_answer(
+    situation: Situation, principle: str, first: str, critique_text: str, rng: random.Random
+) -> str:
+    """The good behaviour a revision gives (see the module docstring)."""
+    if principle == "truth" and situation.family in CHECKED:
+        return critique_text
+    j = judge_situation(situation, first)
+    if j.category == "correct" and not j.padded:
+        return first
+    return respond(situation, "correct", rng)
 
 
 def revision_document(
@@ -77,7 +91,10 @@ def revision_document(
     first, _ = sample_response(situation, good_rate, padding_rate, max_padding, rng)
     principle = rng.choice(PRINCIPLES[situation.family])
     text, _ = critique(situation, principle, first)
-    revised = respond(situation, "correct", rng) if rng.random() < revision_accuracy else first
+    if rng.random() < revision_accuracy:
+        revised = better_answer(situation, principle, first, text, rng)
+    else:
+        revised = first
     prompt = situation.prompt()
     messages = [{"role": "user", "content": prompt}] if isinstance(prompt, str) else list(prompt)
     return [
