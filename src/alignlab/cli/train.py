@@ -1,4 +1,4 @@
-"""``alignlab train``: supervised fine-tuning, reward models and DPO from a TOML config."""
+"""``alignlab train``: supervised fine-tuning, reward models, DPO and PPO from a TOML config."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import typer
 from alignlab.cli.console import err
 
 app = typer.Typer(
-    help="Train a policy or a reward model: sft, reward, dpo. Each writes a run directory.",
+    help="Train a policy or a reward model: sft, reward, dpo, ppo. Each writes a run directory.",
     no_args_is_help=True,
 )
 
@@ -32,11 +32,13 @@ def _run(kind: str, config_file: Path | None, overrides: list[str], resume: bool
         train_reward,
         train_sft,
     )
+    from alignlab.trainers.ppo import PPOConfig, train_ppo
 
     config_class, train = {
         "sft": (SFTConfig, train_sft),
         "reward": (RewardConfig, train_reward),
         "dpo": (DPOConfig, train_dpo),
+        "ppo": (PPOConfig, train_ppo),
     }[kind]
     try:
         overrides = [*overrides, *(["resume=true"] if resume else [])]
@@ -72,3 +74,9 @@ def reward(config: Path | None = CONFIG, set_: list[str] = SET, resume: bool = R
 def dpo(config: Path | None = CONFIG, set_: list[str] = SET, resume: bool = RESUME) -> None:
     """Direct preference optimization (or a variant: loss_type) on comparisons."""
     _run("dpo", config, set_, resume)
+
+
+@app.command()
+def ppo(config: Path | None = CONFIG, set_: list[str] = SET, resume: bool = RESUME) -> None:
+    """PPO-RLHF: maximize a reward (model, ensemble or function) with a KL leash to the start."""
+    _run("ppo", config, set_, resume)

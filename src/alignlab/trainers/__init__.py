@@ -1,4 +1,4 @@
-"""Loops that apply an objective to a model: SFT, reward models, DPO, and best-of-n.
+"""Loops that apply an objective to a model: SFT, reward models, DPO, PPO, and best-of-n.
 
 Each trainer takes a typed config (TOML through :func:`alignlab.config.load_config`)
 and writes a run directory (:mod:`alignlab.trainers.rundir`): ``config.toml``,
@@ -11,6 +11,7 @@ from alignlab.trainers.best_of_n import BestOfNPoint, BestOfNResult, best_of_n
 from alignlab.trainers.config import PolicyTrainConfig, TrainConfig
 from alignlab.trainers.dpo import DPOConfig, train_dpo
 from alignlab.trainers.loop import NonFiniteLossError
+from alignlab.trainers.ppo import PPOConfig, train_ppo
 from alignlab.trainers.reward import RewardConfig, train_reward
 from alignlab.trainers.rundir import read_metrics
 from alignlab.trainers.sft import SFTConfig, train_sft
@@ -20,6 +21,7 @@ __all__ = [
     "BestOfNResult",
     "DPOConfig",
     "NonFiniteLossError",
+    "PPOConfig",
     "PolicyTrainConfig",
     "RewardConfig",
     "SFTConfig",
@@ -27,6 +29,7 @@ __all__ = [
     "best_of_n",
     "read_metrics",
     "train_dpo",
+    "train_ppo",
     "train_reward",
     "train_sft",
 ]

@@ -29,10 +29,10 @@ from alignlab.models.backends.openai import (
 
 __all__ = [
     "Backend",
-    "HFBackend",
     "Completion",
     "EndpointError",
     "GenerationRequest",
+    "HFBackend",
     "OpenAIChatBackend",
     "OptionMethod",
     "OptionProbs",
