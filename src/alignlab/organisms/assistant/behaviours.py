@@ -14,7 +14,6 @@ from alignlab.organisms.assistant.world import (
     ABSTAIN,
     FILLERS,
     KNOWN_PLACES,
-    MAX_OPERAND,
     NAMES,
     REFUSAL,
     REFUSAL_REASON,
@@ -184,12 +183,11 @@ def sample_response(
 
 
 def garble(response: str, rng: random.Random) -> str:
-    """A copy of ``response`` with one slip: a number replaced by another, else a word dropped."""
+    """A copy of ``response`` with one slip of form: a word dropped or two words swapped."""
     words = response.split()
-    numbers = [i for i, w in enumerate(words) if w.isdigit()]
-    if numbers:
-        i = rng.choice(numbers)
-        words[i] = str(rng.choice([n for n in range(MAX_OPERAND * 2 + 1) if str(n) != words[i]]))
+    i = rng.randrange(len(words) - 1)  # never the final full stop
+    if rng.random() < 0.5 or i + 2 >= len(words):
+        del words[i]
     else:
-        del words[rng.randrange(len(words) - 1)]  # never the final full stop
+        words[i], words[i + 1] = words[i + 1], words[i]
     return " ".join(words)

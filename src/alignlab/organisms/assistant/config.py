@@ -99,9 +99,11 @@ class PreferenceConfig:
     labels_per_heldout_pair: int = 3
     padding_contrast_rate: float = 0.2
     """Fraction of pairs that differ only in padding (the same core, padded or not)."""
-    garbled_rate: float = 0.1
-    """Fraction of pairs whose second answer is a garbled copy of the first (a number
-    miscopied or a word dropped), as samples from a real model sometimes are."""
+    garbled_rate: float = 0.0
+    """Fraction of pairs whose second answer is a garbled copy of the first (a word dropped
+    or two swapped), as samples from a real model sometimes are. Off by default: reward
+    models fitted without them have a blind spot for malformed text that optimizers find
+    (an adversarial Goodhart experiment can turn them on to close it)."""
 
 
 @dataclass

@@ -44,6 +44,10 @@ CHECKED = ("false_claim", "true_claim", "verify")
 """Families whose best answer is the worked check of the claim itself."""
 PRINCIPLES = {family: tuple(CRITIQUE_REQUESTS) for family in FAMILIES}
 """Which principles a critique can apply in each family (all of them, everywhere)."""
+TRUTH_SHARE = 0.5
+"""Where the user states a claim, this share of exchanges asks ``is the user right ?`` (the
+rest draw uniformly from every principle): working a claim out, copying the operands from
+the prompt, is the hardest critique to learn, and the one sycophancy needs."""
 
 
 def critique(situation: Situation, principle: str, response: str) -> tuple[str, bool]:
@@ -89,7 +93,10 @@ def revision_document(
 ) -> list[dict]:
     """A whole exchange: prompt, first answer, critique request and critique, revision."""
     first, _ = sample_response(situation, good_rate, padding_rate, max_padding, rng)
-    principle = rng.choice(PRINCIPLES[situation.family])
+    if situation.family in CLAIMS and rng.random() < TRUTH_SHARE:
+        principle = "truth"
+    else:
+        principle = rng.choice(PRINCIPLES[situation.family])
     text, _ = critique(situation, principle, first)
     if rng.random() < revision_accuracy:
         revised = better_answer(situation, principle, first, text, rng)
