@@ -5,6 +5,8 @@ function of the same name. Heavy imports (torch, transformers) happen inside
 the commands, so ``alignlab --help`` is instant.
 """
 
+import os
+
 import typer
 
 from alignlab import __version__
@@ -13,6 +15,9 @@ from alignlab.cli.data import app as data_app
 from alignlab.cli.eval import app as eval_app
 from alignlab.cli.organism import app as organism_app
 from alignlab.cli.train import app as train_app
+
+# alignlab draws its own progress bars; the hub's (loading and writing weights) are noise.
+os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
 app = typer.Typer(
     name="alignlab",
