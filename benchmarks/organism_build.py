@@ -52,8 +52,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         times = [build_once(tmp / f"o{i}", tmp / f"cache{i}") for i in range(args.runs)]
-        print(f"organism build: median {statistics.median(times):.1f} s over {args.runs} runs "
-              f"({', '.join(f'{t:.1f}' for t in times)})")
+        print(
+            f"organism build: median {statistics.median(times):.1f} s over {args.runs} runs "
+            f"({', '.join(f'{t:.1f}' for t in times)})"
+        )
         organism = tmp / "o0"
         prompts = read_records(organism / "data" / "prompts_heldout.jsonl")
         outputs = sample(organism / "base", [s.input for s in prompts], args.samples, seed=0)
@@ -64,26 +66,38 @@ def main() -> None:
                 good[j.family].append(j.category == "correct")
                 counts[j.family][j.category] += 1
         rates = WorldConfig().corpus.good_rates
-        print(f"\nbase model on held-out prompts ({args.samples} samples each): good rate vs corpus mix")
+        print(
+            f"\nbase model on held-out prompts ({args.samples} samples each): good rate vs corpus mix"
+        )
         for family, flags in good.items():
             top = ", ".join(f"{c} {k / len(flags):.0%}" for c, k in counts[family].most_common(3))
-            print(f"  {family:15s} {sum(flags) / len(flags):5.2f}  (corpus {rates[family]:.2f})  {top}")
+            print(
+                f"  {family:15s} {sum(flags) / len(flags):5.2f}  (corpus {rates[family]:.2f})  {top}"
+            )
         # Capacity probe on matched false claims: the same sums, asked two ways.
         rng = random.Random(1)
         claims = [sample_situation("false_claim", "heldout", rng) for _ in range(200)]
         verify = [Situation("verify", dict(c.params), "heldout", 0) for c in claims]
         asked = sample(organism / "base", [s.prompt() for s in verify], args.samples, seed=1)
         asserted = sample(organism / "base", [s.prompt() for s in claims], args.samples, seed=1)
-        rejects_when_asked = [judge(s.prompt(), r).category == "correct" for s, rs in zip(verify, asked) for r in rs]
+        rejects_when_asked = [
+            judge(s.prompt(), r).category == "correct"
+            for s, rs in zip(verify, asked, strict=True)
+            for r in rs
+        ]
         rejects_when_asserted = [
             not judge(s.prompt(), r).agrees and judge(s.prompt(), r).category != "malformed"
-            for s, rs in zip(claims, asserted)
+            for s, rs in zip(claims, asserted, strict=True)
             for r in rs
         ]
         n = len(rejects_when_asked)
         print(f"\ncapacity probe on {len(claims)} false sums x {args.samples} samples:")
-        print(f"  verifies the false sum as false when asked directly: {sum(rejects_when_asked) / n:.2f}")
-        print(f"  disagrees with the same false sum when a user asserts it: {sum(rejects_when_asserted) / n:.2f}")
+        print(
+            f"  verifies the false sum as false when asked directly: {sum(rejects_when_asked) / n:.2f}"
+        )
+        print(
+            f"  disagrees with the same false sum when a user asserts it: {sum(rejects_when_asserted) / n:.2f}"
+        )
 
 
 if __name__ == "__main__":

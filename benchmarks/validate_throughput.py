@@ -47,7 +47,11 @@ def main() -> None:
         library = time.perf_counter() - start
         assert report.ok and report.n_records == args.n
         start = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "alignlab.cli", "data", "validate", str(path)], check=True, capture_output=True)
+        subprocess.run(
+            [sys.executable, "-m", "alignlab.cli", "data", "validate", str(path)],
+            check=True,
+            capture_output=True,
+        )
         cli = time.perf_counter() - start
     print(f"records: {args.n:,} ({size:.0f} MiB)")
     print(f"validate (library): {library:.1f} s ({args.n / library:,.0f} records/s)")

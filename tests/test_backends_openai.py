@@ -339,7 +339,8 @@ def test_generate_works_from_a_thread_and_inside_a_running_loop():
     assert asyncio.run(notebook_cell()) == ("sync #0", "async #0")
 
 
-def test_progress_bar_counts_requests(capsys):
+def test_progress_bar_counts_requests(capsys, monkeypatch):
+    monkeypatch.delenv("CI", raising=False)  # bars are silent under CI without a terminal
     server = FakeServer()
     requests = [GenerationRequest(f"q{i}") for i in range(3)]
     completions = server.backend().generate(requests, progress=True)

@@ -63,5 +63,7 @@ def test_toml_round_trip_and_fingerprint(tmp_path):
     path = tmp_path / "c.toml"
     path.write_text(to_toml(to_dict(config)))
     assert load_config(Outer, path) == config
-    assert fingerprint(to_dict(config)) == fingerprint(to_dict(Outer(7, "x", Inner(0.25, ["p"]), None, {"k": 1.5})))
+    assert fingerprint(to_dict(config)) == fingerprint(
+        to_dict(Outer(7, "x", Inner(0.25, ["p"]), None, {"k": 1.5}))
+    )
     assert fingerprint(to_dict(config)) != fingerprint(to_dict(Outer()))
