@@ -11,8 +11,10 @@ import typer
 
 from alignlab import __version__
 from alignlab.cli.bon import app as bon_app
+from alignlab.cli.cai import app as cai_app
 from alignlab.cli.data import app as data_app
 from alignlab.cli.eval import app as eval_app
+from alignlab.cli.goodhart import app as goodhart_app
 from alignlab.cli.organism import app as organism_app
 from alignlab.cli.train import app as train_app
 
@@ -31,6 +33,8 @@ app.add_typer(organism_app, name="organism")
 app.add_typer(train_app, name="train")
 app.add_typer(bon_app, name="bon")
 app.add_typer(eval_app, name="eval")
+app.add_typer(goodhart_app, name="goodhart")
+app.add_typer(cai_app, name="cai")
 
 
 def _version(value: bool) -> None:
