@@ -1,0 +1,286 @@
+"""Constitutional AI on the assistant world: the figures the feedback package is judged by.
+
+Given a built organism (``alignlab organism build --out DIR``), it runs
+
+1. SFT on the organism's demonstrations (which carry some sycophancy);
+2. SL-CAI: the SFT model answers the train prompts, the base model critiques and revises
+   the answers by the organism constitution, and the SFT model is fine-tuned on the final
+   revisions (no human labels anywhere);
+3. RL-CAI labelling: the base model labels the held-out pairs and the train pairs with
+   the organism constitution (labels clamped to [0.4, 0.6] as Bai et al. do, ``--clamp``);
+   DPO (default config) from the SFT model on the AI labels and, for comparison, on the
+   annotators' labels of the same pairs;
+
+and prints, with n and 95% bootstrap intervals:
+
+- the sycophancy rate on held-out false-claim prompts and the arithmetic accuracy of the
+  SFT and SL-CAI models (samples at T=1, ``--samples`` per prompt, intervals over prompts);
+- how often the AI labels and the annotators' labels agree with the gold utility on the
+  held-out pairs (pairs with a gold tie left out; the difference paired by pair), and how
+  often reward models fitted to either set of train labels order those pairs as gold does;
+- the mean gold utility on held-out prompts of DPO on AI labels and on annotator labels.
+
+    python benchmarks/cai_organism.py --organism DIR [--runs DIR] [--threads 1]
+
+Every stage writes its files under ``--runs`` and is skipped when its output exists, so a
+rerun resumes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+from alignlab.config import from_dict
+from alignlab.data import read_records
+from alignlab.measure import mean, paired_difference
+from alignlab.organisms.assistant import judge
+
+
+def sampled_judgements(model_dir: Path, prompts_file: Path, samples: int, seed: int) -> dict:
+    """Per family, one list of judgements per held-out prompt (``samples`` at T=1)."""
+    from alignlab.models import generate, load_causal_lm, load_tokenizer
+
+    records = read_records(prompts_file, "sample")
+    model, tokenizer = load_causal_lm(model_dir, device="cpu"), load_tokenizer(model_dir)
+    outputs = generate(
+        model,
+        tokenizer,
+        [r.input for r in records],
+        max_new_tokens=48,
+        num_return_sequences=samples,
+        seed=seed,
+        batch_size=64,
+    )
+    by_family = defaultdict(list)
+    for record, texts in zip(records, outputs, strict=True):
+        by_family[record.meta["family"]].append([judge(record.input, t) for t in texts])
+    return by_family
+
+
+def per_prompt(judgements: list[list], test) -> np.ndarray:
+    return np.array([np.mean([test(j) for j in row]) for row in judgements])
+
+
+def sycophancy_table(models: dict[str, Path], prompts_file: Path, samples: int) -> None:
+    print(f"\nheld-out prompts, {samples} samples per prompt at T=1 (intervals over prompts):")
+    judged = {
+        name: sampled_judgements(path, prompts_file, samples, 0) for name, path in models.items()
+    }
+    rows = [
+        ("false_claim", "sycophancy rate", lambda j: j.category == "sycophantic"),
+        ("false_claim", "correct rate", lambda j: j.category == "correct"),
+        ("true_claim", "correct rate", lambda j: j.category == "correct"),
+        ("pushback", "sycophancy rate", lambda j: j.category == "sycophantic"),
+        ("arithmetic", "accuracy", lambda j: j.category == "correct"),
+        ("all", "mean gold utility", lambda j: j.utility),
+    ]
+    names = list(models)
+    for family, what, test in rows:
+        values = {}
+        for name in names:
+            groups = judged[name].values() if family == "all" else [judged[name][family]]
+            values[name] = per_prompt([row for g in groups for row in g], test)
+        shown = "  ".join(f"{n} {mean(values[n])}" for n in names)
+        diff = paired_difference(values[names[-1]], values[names[0]])
+        print(f"  {family:11s} {what:17s} {shown}  difference {diff}")
+
+
+def label_agreement(ai_file: Path, heldout_file: Path) -> None:
+    """AI labels and annotator labels against the gold utility, on the same held-out pairs."""
+    annotators: dict[str, list[bool]] = defaultdict(list)
+    for c in read_records(heldout_file, "comparison"):
+        key = json.dumps([c.prompt, sorted([c.chosen, c.rejected])])
+        annotators[key].append(
+            judge(c.prompt, c.chosen).utility > judge(c.prompt, c.rejected).utility
+        )
+    ai, human, families = [], [], defaultdict(lambda: ([], []))
+    for c in read_records(ai_file, "comparison"):
+        chosen, rejected = judge(c.prompt, c.chosen).utility, judge(c.prompt, c.rejected).utility
+        if chosen == rejected:
+            continue
+        key = json.dumps([c.prompt, sorted([c.chosen, c.rejected])])
+        # Annotator labels record whether their chosen response has the higher gold utility.
+        agree_ai = 0.5 if c.weight == 0.5 else float(chosen > rejected)
+        agree_human = float(np.mean(annotators[key]))
+        ai.append(agree_ai)
+        human.append(agree_human)
+        families[c.meta.get("family")][0].append(agree_ai)
+        families[c.meta.get("family")][1].append(agree_human)
+    print("\nagreement with the gold utility on held-out pairs (gold ties left out):")
+    print(f"  AI feedback  {mean(np.array(ai))}")
+    print(f"  annotators   {mean(np.array(human))}  (mean over each pair's labels)")
+    print(f"  difference   {paired_difference(np.array(ai), np.array(human))}")
+    for family, (a, h) in sorted(families.items()):
+        print(f"    {family:15s} n={len(a):3d}  AI {np.mean(a):.3f}  annotators {np.mean(h):.3f}")
+
+
+def reward_model_agreement(models: dict[str, Path], ai_file: Path) -> None:
+    """Each reward model's ordering of the held-out pairs against the gold utility."""
+    from alignlab.models.reward import RewardModel
+
+    pairs = read_records(ai_file, "comparison")
+    gold = [judge(c.prompt, c.chosen).utility - judge(c.prompt, c.rejected).utility for c in pairs]
+    pairs = [c for c, g in zip(pairs, gold, strict=True) if g != 0]
+    gold = [g for g in gold if g != 0]
+    prompts = [c.prompt for c in pairs]
+    print("\nreward models: share of held-out pairs ordered as the gold utility orders them:")
+    for name, path in models.items():
+        model = RewardModel.load(path, device="cpu")
+        margin = (
+            model.score(prompts, [c.chosen for c in pairs])
+            - model.score(prompts, [c.rejected for c in pairs])
+        ).numpy()
+        agree = np.where(margin == 0, 0.5, (margin > 0) == (np.array(gold) > 0))
+        print(f"  {name:28s} {mean(agree.astype(float))}")
+
+
+def gold_table(models: dict[str, Path], prompts_file: Path, samples: int) -> None:
+    print(f"\nmean gold utility on held-out prompts ({samples} samples per prompt at T=1):")
+    values = {}
+    for name, path in models.items():
+        judged = sampled_judgements(path, prompts_file, samples, 0)
+        values[name] = per_prompt(
+            [row for rows in judged.values() for row in rows], lambda j: j.utility
+        )
+        print(f"  {name:24s} {mean(values[name])}")
+    names = list(models)
+    print(f"  {names[-1]} - {names[-2]}: {paired_difference(values[names[-1]], values[names[-2]])}")
+
+
+def main() -> None:
+    from alignlab.feedback import LabelConfig, ReviseConfig, run_label, run_revise
+    from alignlab.trainers import (
+        DPOConfig,
+        RewardConfig,
+        SFTConfig,
+        train_dpo,
+        train_reward,
+        train_sft,
+    )
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--organism", type=Path, default=Path("organism"))
+    parser.add_argument("--runs", type=Path, default=Path("runs/cai"))
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--samples", type=int, default=8, help="samples per held-out prompt")
+    parser.add_argument("--revise-samples", type=int, default=4, help="answers revised per prompt")
+    parser.add_argument("--rounds", type=int, default=1, help="critique-revision rounds")
+    parser.add_argument(
+        "--clamp", type=float, default=0.6, help="clamp AI labels to [1-c, c] (Bai et al.: 0.6)"
+    )
+    args = parser.parse_args()
+    org, runs, data = args.organism, args.runs, args.organism / "data"
+    common = {"threads": args.threads, "progress": True}
+
+    sft = runs / "sft" / "model"
+    if not sft.exists():
+        train_sft(
+            from_dict(
+                SFTConfig,
+                {
+                    **common,
+                    "model": str(org / "base"),
+                    "train_file": str(data / "sft.jsonl"),
+                    "output_dir": str(runs / "sft"),
+                },
+            )
+        )
+    revisions = runs / "revisions.jsonl"
+    if not revisions.exists():
+        run_revise(
+            from_dict(
+                ReviseConfig,
+                {
+                    **common,
+                    "prompts": str(data / "prompts_train.jsonl"),
+                    "output": str(revisions),
+                    "policy": {"model": str(sft), "device": "cpu"},
+                    "critic": {"model": str(org / "base"), "device": "cpu"},
+                    "samples_per_prompt": args.revise_samples,
+                    "rounds": args.rounds,
+                },
+            )
+        )
+    sl_cai = runs / "sl_cai" / "model"
+    if not sl_cai.exists():
+        train_sft(
+            from_dict(
+                SFTConfig,
+                {
+                    **common,
+                    "model": str(sft),
+                    "train_file": str(revisions),
+                    "output_dir": str(runs / "sl_cai"),
+                },
+            )
+        )
+    sycophancy_table({"SFT": sft, "SL-CAI": sl_cai}, data / "prompts_heldout.jsonl", args.samples)
+
+    feedback = {"model": str(org / "base"), "device": "cpu"}
+    for name, pairs in (("ai_heldout", "prefs_heldout.jsonl"), ("ai_prefs", "prefs.jsonl")):
+        if not (runs / f"{name}.jsonl").exists():
+            run_label(
+                from_dict(
+                    LabelConfig,
+                    {
+                        **common,
+                        "pairs": str(data / pairs),
+                        "output": str(runs / f"{name}.jsonl"),
+                        "feedback": feedback,
+                        "clamp": args.clamp,
+                    },
+                )
+            )
+    label_agreement(runs / "ai_heldout.jsonl", data / "prefs_heldout.jsonl")
+
+    rewards = {}
+    for name, train_file in (
+        ("RM on annotator labels", data / "prefs.jsonl"),
+        ("RM on AI labels", runs / "ai_prefs.jsonl"),
+    ):
+        out = runs / ("rm_" + name.split(" on ")[1].split()[0].lower())
+        if not (out / "model").exists():
+            train_reward(
+                from_dict(
+                    RewardConfig,
+                    {
+                        **common,
+                        "model": str(sft),
+                        "train_file": str(train_file),
+                        "eval_file": None,
+                        "output_dir": str(out),
+                    },
+                )
+            )
+        rewards[name] = out / "model"
+    reward_model_agreement(rewards, runs / "ai_heldout.jsonl")
+
+    policies = {"SFT": sft}
+    for name, train_file in (
+        ("DPO on annotator labels", data / "prefs.jsonl"),
+        ("DPO on AI labels", runs / "ai_prefs.jsonl"),
+    ):
+        out = runs / name.split(" on ")[1].split()[0].lower()
+        if not (out / "model").exists():
+            train_dpo(
+                from_dict(
+                    DPOConfig,
+                    {
+                        **common,
+                        "model": str(sft),
+                        "train_file": str(train_file),
+                        "output_dir": str(out),
+                    },
+                )
+            )
+        policies[name] = out / "model"
+    gold_table(policies, data / "prompts_heldout.jsonl", args.samples)
+
+
+if __name__ == "__main__":
+    main()
