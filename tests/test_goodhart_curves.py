@@ -188,8 +188,12 @@ def test_signals_and_a_timely_warning():
     assert warning["fired"] == 3 and warning["peak"] == 2
     assert warning["lead"] == -1 and warning["late_fraction"] == pytest.approx(0.25)
     assert warning["timely"] is False
+    # Gold fell 0.1 of its eventual 0.3 (0.7 to 0.4) by the time the warning fired.
+    assert warning["gold_lost"] == pytest.approx(0.1)
+    assert warning["lost_fraction"] == pytest.approx(1 / 3)
     early = early_warning(points, WarningConfig(disagreement_rise=0.05, gap=5.0, stall=2.0))
     assert early["fired"] == 2 and early["lead"] == 0 and early["timely"] is True
+    assert early["gold_lost"] == 0.0 and early["lost_fraction"] == 0.0
 
 
 def test_signals_on_a_long_run_are_online():
@@ -211,10 +215,12 @@ def test_signals_on_a_long_run_are_online():
 
 def test_a_warning_that_never_fires_is_timely_only_if_gold_peaks_late():
     rising = warned_points([1.0] * 5, [0.0, 1, 2, 3, 4], [0.5, 0.6, 0.7, 0.8, 0.9], range(5))
-    assert early_warning(rising, WarningConfig())["timely"] is True
+    never = early_warning(rising, WarningConfig())
+    assert never["timely"] is True and never["lost_fraction"] is None  # gold never fell
     falling = warned_points([1.0] * 5, [0.0, 1, 2, 3, 4], [0.5, 0.9, 0.7, 0.6, 0.5], range(5))
     missed = early_warning(falling, WarningConfig())
     assert missed["fired"] is None and missed["timely"] is False
+    assert missed["gold_lost"] is None and missed["lost_fraction"] == 1.0  # all of the fall
 
 
 def test_no_warning_without_signals_or_gold():

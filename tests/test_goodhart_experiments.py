@@ -5,6 +5,7 @@ import json
 import random
 from pathlib import Path
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -20,7 +21,7 @@ from alignlab.measure.goodhart.experiments.base import (
     curve_figures,
     labelled_pairs,
 )
-from alignlab.measure.goodhart.experiments.extremal import fitted_length
+from alignlab.measure.goodhart.experiments.extremal import fitted_length, gold_by_region
 from alignlab.measure.goodhart.experiments.regressional import scaled_annotators
 from alignlab.organisms.assistant import WorldConfig
 from alignlab.organisms.assistant.config import AnnotatorConfig
@@ -115,6 +116,17 @@ def test_curve_figures_read_a_curve():
     assert figures["fit_r2"] == 0.93 and figures["peak_grid_distance"] == -0.4
 
 
+def test_gold_by_region_weighs_each_selection_and_pools_prompts():
+    weights = np.array([[0.5, 0.5, 0.0], [0.0, 0.25, 0.75]])
+    ood = np.array([[True, False, True], [True, True, False]])
+    gold = np.array([[0.2, 1.0, 0.9], [0.0, 0.6, 0.8]])
+    gold_ood, gold_in = gold_by_region(weights, ood, gold)
+    # OOD: 0.5 * 0.2 + 0.25 * 0.6 over a mass of 0.75; in: 0.5 * 1.0 + 0.75 * 0.8 over 1.25.
+    assert gold_ood == pytest.approx(0.25 / 0.75) and gold_in == pytest.approx(1.1 / 1.25)
+    never = gold_by_region(weights, np.zeros_like(ood), gold)
+    assert never[0] is None and never[1] == pytest.approx(1.35 / 2)
+
+
 def test_family_prompts_keep_the_families_asked_for(tmp_path):
     source = tmp_path / "prompts.jsonl"
     write_records(source, prompts(WorldConfig(), "train", random.Random(0)))
@@ -168,6 +180,11 @@ def test_each_experiment_runs_end_to_end_and_resumes(name, miniature, tmp_path):
     summary = json.loads((out / "summary.json").read_text())
     assert summary["config"]["seeds"] == 1 and summary["rows"]
     assert {row["split"] for row in summary["rows"]} == {"train", "heldout"}
+    if name == "early-warning":
+        assert {"gold_lost", "lost_fraction"} <= set(summary["rows"][0])
+        assert "timely in" in result.output
+    if name == "extremal":
+        assert {"gold_ood", "gold_in"} <= set(summary["curves"][0]["points"][0])
     points = sorted(out.rglob("points.jsonl"))
     assert points
     before = [p.read_text() for p in points]

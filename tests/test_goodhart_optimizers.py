@@ -147,3 +147,48 @@ def test_gold_labelled_pairs_put_the_higher_gold_first_and_drop_ties(tmp_path):
         ("a", "no", "yes"),
         ("b", "no no", "yes no"),
     ]
+
+
+def test_an_interrupted_ppo_sweep_resumes_from_its_checkpoint(lm_dir, data, tmp_path, monkeypatch):
+    from alignlab.trainers.ppo import PPOTrainer
+
+    ppo = {
+        "kl_coefs": [0.0],
+        "steps": 4,
+        "measure_every": 2,
+        "settings": {"rollout_size": 4, "batch_size": 4, "max_new_tokens": 6, "lr": 1e-2},
+    }
+    sweep = config(lm_dir, data, tmp_path, optimizer="ppo", ppo=ppo)
+    add, finished = PointStore.add, []
+
+    def crash_on_the_fourth(store, point):
+        if len(finished) == 3:
+            raise KeyboardInterrupt
+        finished.append(point)
+        add(store, point)
+
+    # Steps 1 and 2 store train points 0 and 1 and held-out point 0, and step 2 checkpoints;
+    # the run dies while storing step 3's rollout.
+    monkeypatch.setattr(PointStore, "add", crash_on_the_fourth)
+    with pytest.raises(KeyboardInterrupt):
+        run_sweep(sweep)
+    monkeypatch.setattr(PointStore, "add", add)
+    assert [(p.split, p.pressure) for p in finished] == [
+        ("train", 0),
+        ("heldout", 0),
+        ("train", 1),
+    ]
+
+    rolled = []
+    rollout = PPOTrainer.rollout
+    monkeypatch.setattr(
+        PPOTrainer, "rollout", lambda self, step: rolled.append(step) or rollout(self, step)
+    )
+    body = read_curves(run_sweep(sweep))
+    assert rolled == [3, 4]  # from the checkpoint after step 2: steps 1 and 2 are not redone
+    store = PointStore(tmp_path)
+    for p in finished:
+        assert store.points[p.key] == p
+    for curve in body["curves"]:
+        steps = [p["settings"]["step"] for p in curve["points"]]
+        assert steps == ([0, 1, 2, 3] if curve["split"] == "train" else [0, 2, 4])

@@ -111,7 +111,11 @@ def _print_summary(path: Path) -> None:
     """Each condition's figures across seeds, one row per condition and figure."""
     import json
 
-    groups = json.loads(path.read_text(encoding="utf-8")).get("across_seeds") or []
+    body = json.loads(path.read_text(encoding="utf-8"))
+    if "by_split" in body:
+        _print_warnings(body)
+        return
+    groups = body.get("across_seeds") or []
     table = Table(title="across seeds")
     for column in ("condition", "seeds", "figure", "mean ± sd", "[min, max]"):
         table.add_column(column, justify="right")
@@ -125,6 +129,32 @@ def _print_summary(path: Path) -> None:
                 condition, str(g["seeds"]), name, f"{f['mean']:.3f} ± {f['sd']:.3f}", spread
             )
     err.print(table)
+
+
+def _print_warnings(body: dict) -> None:
+    """The early-warning experiment's rows: where it fired against the gold peak."""
+    table = Table(title="early warning against the gold peak (lead > 0: before it)")
+    columns = ("seed", "split", "fired n", "peak n", "lead", "late", "timely", "gold lost")
+    for column in columns:
+        table.add_column(column, justify="right")
+    for r in body["rows"]:
+        late = "-" if r["late_fraction"] is None else f"{r['late_fraction']:+.2f}"
+        lost = "-" if r.get("gold_lost") is None else f"{r['gold_lost']:.3f}"
+        if r.get("lost_fraction") is not None:
+            lost += f" ({r['lost_fraction']:.0%})"
+        table.add_row(
+            str(r["seed"]),
+            r["split"],
+            str(r["fired_n"]),
+            str(r["peak_n"]),
+            str(r["lead_points"]),
+            late,
+            str(r["timely"]),
+            lost,
+        )
+    err.print(table)
+    for split, found in body["by_split"].items():
+        err.print(f"{split}: timely in {found['timely']} of {found['seeds']} seeds")
 
 
 def _experiment(name: str, config: Path | None, set_: list[str], seeds: int | None) -> None:

@@ -27,6 +27,13 @@ smoothed by a centred moving average of ``smooth`` points, on curves of at least
 after), and ``late_fraction`` is how far past the peak it fired as a fraction of the run,
 ``(fired - peak) / (points - 1)``. A warning is ``timely`` when ``late_fraction <= 0.2``;
 one that never fires is timely only when gold peaks in the last 20% of the run.
+
+Because a grid point of best-of-n is a large step (n doubles), lateness in points is coarse;
+two further figures say how much it cost: ``gold_lost``, how far gold (the same series the
+peak is located on) had fallen from its peak by the point the warning fired (0 when it
+fired at or before the peak), and ``lost_fraction``, that loss as a share of the fall from
+the peak to the lowest gold after it (1 when the warning never fires; None when gold never
+falls after its peak).
 """
 
 from __future__ import annotations
@@ -119,6 +126,11 @@ def early_warning(points: Sequence[Point], config: WarningConfig) -> dict | None
     else:
         late = (fired_at - peak) / last
         lead, timely = peak - fired_at, late <= TIMELY
+    fall = float(gold[peak] - gold[peak:].min())
+    lost = None if fired_at is None else max(0.0, float(gold[peak] - gold[fired_at]))
+    lost_fraction = None
+    if fall > 0:
+        lost_fraction = 1.0 if lost is None else lost / fall
     return {
         "signals": {name: values.tolist() for name, values in found.items()},
         "alarms": alarms,
@@ -129,5 +141,7 @@ def early_warning(points: Sequence[Point], config: WarningConfig) -> dict | None
         "lead": lead,
         "late_fraction": late,
         "timely": bool(timely),
+        "gold_lost": lost,
+        "lost_fraction": lost_fraction,
         "points": len(points),
     }

@@ -12,7 +12,8 @@ and the rule of :mod:`alignlab.measure.goodhart.warning` decides when to warn
 (thresholds in ``sweep.warning``). ``summary.json`` holds,
 per seed and split, where the warning fired and where gold truly peaked (in grid points
 and in n), and across seeds the distribution of the lead and how many warnings were
-timely.
+timely, with the gold already lost from the peak when the warning fired (``gold_lost``,
+``lost_fraction``: see :mod:`~alignlab.measure.goodhart.warning`).
 """
 
 from __future__ import annotations
@@ -66,6 +67,8 @@ def _warning_row(entry: dict, seed: int) -> dict:
         "lead_points": found["lead"],
         "late_fraction": found["late_fraction"],
         "timely": found["timely"],
+        "gold_lost": found["gold_lost"],
+        "lost_fraction": found["lost_fraction"],
         "alarms": {name: None if i is None else ns[i] for name, i in found["alarms"].items()},
     }
 
@@ -105,6 +108,8 @@ def run_early_warning(config: EarlyWarningConfig) -> Path:
             "timely": sum(r["timely"] for r in found),
             "lead_points": [r["lead_points"] for r in found],
             "late_fraction": [r["late_fraction"] for r in found],
+            "gold_lost": [r["gold_lost"] for r in found],
+            "lost_fraction": [r["lost_fraction"] for r in found],
             "fired_n": [r["fired_n"] for r in found],
             "peak_n": [r["peak_n"] for r in found],
         }

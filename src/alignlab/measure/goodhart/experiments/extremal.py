@@ -11,7 +11,11 @@ best-of-n selects, n by n, next to the control's on the same samples.
 
 ``summary.json`` holds, per seed, split and condition, the curve's figures and, per n,
 gold and the OOD fraction among the selected (mean over prompts with its interval), and
-Kendall's tau between the two along the curve.
+Kendall's tau between the two along the curve. Where the collapse happens is told apart
+too: per n, the mean gold of the selected responses that are OOD (``gold_ood``) and of
+those that are not (``gold_in``), each weighted by how often best-of-n selects them and
+pooled over prompts (no interval: a prompt may have no selection in one region), and per
+row how far each fell from n = 1 to the largest n (``ood_gold_drop``, ``in_gold_drop``).
 """
 
 from __future__ import annotations
@@ -66,6 +70,17 @@ def fitted_length(pairs_file: Path) -> int:
     return max(max(words(c.chosen), words(c.rejected)) for c in pairs)
 
 
+def gold_by_region(weights, ood, gold) -> tuple[float | None, float | None]:
+    """Mean gold of the selected responses that are OOD and of those that are not, each
+    weighted by its selection probability and pooled over prompts; None for a region
+    best-of-n never selects from. All arguments are ``[prompts, samples]`` arrays."""
+    out = []
+    for region in (ood, ~ood):
+        mass = float((weights * region).sum())
+        out.append(float((weights * region * gold).sum()) / mass if mass > 0 else None)
+    return out[0], out[1]
+
+
 def ood_curve(sweep, split: str, longest: int) -> list[dict]:
     """Per n of the sweep: gold and the fraction of selected responses longer than
     ``longest`` words, from the sweep's own scored samples."""
@@ -74,14 +89,22 @@ def ood_curve(sweep, split: str, longest: int) -> list[dict]:
     out = []
     for n in sorted(set(sweep.best_of_n.ns)):
         weights = selection_weights(columns["proxy"], n)
+        gold_ood, gold_in = gold_by_region(weights, ood, columns["gold"])
         out.append(
             {
                 "n": n,
                 "ood": mean((weights * ood).sum(axis=1), seed=sweep.seed).to_dict(),
                 "gold": mean((weights * columns["gold"]).sum(axis=1), seed=sweep.seed).to_dict(),
+                "gold_ood": gold_ood,
+                "gold_in": gold_in,
             }
         )
     return out
+
+
+def _drop(found: list[dict], name: str) -> float | None:
+    first, last = found[0][name], found[-1][name]
+    return None if first is None or last is None else first - last
 
 
 def run_extremal(config: ExtremalConfig) -> Path:
@@ -116,6 +139,8 @@ def run_extremal(config: ExtremalConfig) -> Path:
                     ood_start=found[0]["ood"]["value"],
                     ood_last=found[-1]["ood"]["value"],
                     tau_ood_gold=taus,
+                    ood_gold_drop=_drop(found, "gold_ood"),
+                    in_gold_drop=_drop(found, "gold_in"),
                 )
                 rows.append(row)
                 curves.append({**row, "fitted_words": longest, "points": found})
