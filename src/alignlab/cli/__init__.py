@@ -13,6 +13,7 @@ from alignlab import __version__
 from alignlab.cli.bon import app as bon_app
 from alignlab.cli.cai import app as cai_app
 from alignlab.cli.data import app as data_app
+from alignlab.cli.demo import demo, report
 from alignlab.cli.eval import app as eval_app
 from alignlab.cli.goodhart import app as goodhart_app
 from alignlab.cli.organism import app as organism_app
@@ -28,6 +29,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+app.command("demo")(demo)
 app.add_typer(data_app, name="data")
 app.add_typer(organism_app, name="organism")
 app.add_typer(train_app, name="train")
@@ -35,6 +37,7 @@ app.add_typer(bon_app, name="bon")
 app.add_typer(eval_app, name="eval")
 app.add_typer(goodhart_app, name="goodhart")
 app.add_typer(cai_app, name="cai")
+app.command("report")(report)
 
 
 def _version(value: bool) -> None:

@@ -1,0 +1,206 @@
+"""The report's figures, drawn with matplotlib and embedded as base64 PNG."""
+
+from __future__ import annotations
+
+import base64
+import io
+
+import numpy as np
+
+COLORS = ["#1f77b4", "#2ca02c", "#d62728", "#9467bd", "#ff7f0e", "#8c564b", "#17becf"]
+
+
+def _figure(ncols: int = 1, width: float = 5.2, height: float = 3.6):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, ncols, figsize=(width * ncols, height), squeeze=False)
+    return plt, fig, axes[0]
+
+
+def _png(plt, fig) -> str:
+    buffer = io.BytesIO()
+    fig.tight_layout()
+    fig.savefig(buffer, format="png", dpi=110)
+    plt.close(fig)
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def _value(estimate) -> float:
+    if estimate is None or estimate.get("value") is None:
+        return float("nan")
+    return float(estimate["value"])
+
+
+def _errors(estimates) -> np.ndarray:
+    """Asymmetric error bars ``[2, N]`` from estimates (0 where an interval is missing)."""
+    lo, hi = [], []
+    for e in estimates:
+        v = _value(e)
+        lo.append(v - e["lo"] if e and e.get("lo") is not None else 0.0)
+        hi.append(e["hi"] - v if e and e.get("hi") is not None else 0.0)
+    return np.array([lo, hi])
+
+
+def _r2(fit: dict) -> str:
+    return "–" if fit.get("r2") is None else f"{fit['r2']:.2f}"
+
+
+def goodhart_plot(curves: list[dict]) -> str | None:
+    """Gold (with fitted curves) and proxy against sqrt(KL), one line per curve."""
+    curves = [c for c in curves if c.get("points")]
+    if not curves:
+        return None
+    plt, fig, (gold_ax, proxy_ax) = _figure(2)
+    for color, curve in zip(COLORS, curves, strict=False):
+        d = np.array([p["sqrt_kl"] for p in curve["points"]])
+        gold = [p["gold"] for p in curve["points"]]
+        gold_ax.errorbar(
+            d,
+            [_value(g) for g in gold],
+            yerr=_errors(gold),
+            fmt="o",
+            color=color,
+            label=curve["name"],
+            capsize=2,
+            markersize=4,
+        )
+        fit = curve.get("fit")
+        if fit and fit.get("alpha") is not None and len(d) > 1:
+            grid = np.linspace(0, d.max(), 100)
+            x = np.log(np.where(grid > 0, grid, 1.0))
+            shape = grid * (
+                fit["alpha"] - fit["beta"] * (grid if fit["form"] == "best_of_n" else x)
+            )
+            gold_ax.plot(
+                grid,
+                fit["offset"] + shape,
+                "-",
+                color=color,
+                alpha=0.7,
+                label=f"fit ({fit['form']}, R²={_r2(fit)})",
+            )
+        else:
+            gold_ax.plot(d, [_value(g) for g in gold], "-", color=color, alpha=0.4)
+        proxy = [p.get("proxy") for p in curve["points"]]
+        if curve["name"] != "PPO-oracle" and all(p and p.get("value") is not None for p in proxy):
+            proxy_ax.plot(
+                d, [_value(p) for p in proxy], "o-", color=color, label=curve["name"], markersize=4
+            )
+    gold_ax.set(
+        xlabel="√KL to the starting policy",
+        ylabel="gold utility",
+        title="gold: rises, then falls under a proxy",
+    )
+    proxy_ax.set(
+        xlabel="√KL to the starting policy",
+        ylabel="proxy reward (reward model)",
+        title="proxy: keeps rising",
+    )
+    gold_ax.legend(fontsize=7)
+    proxy_ax.legend(fontsize=7)
+    return _png(plt, fig)
+
+
+def ladder_plot(rows: list[dict]) -> str | None:
+    """Gold utility of each stage, and its sycophancy and padding rates."""
+    rows = [r for r in rows if (r.get("metrics") or {}).get("gold")]
+    if not rows:
+        return None
+    plt, fig, (ax,) = _figure(1, width=7.5)
+    x = np.arange(len(rows))
+    names = ["gold", "sycophancy", "padding", "harmful_compliance"]
+    width = 0.8 / len(names)
+    for k, (name, color) in enumerate(zip(names, COLORS, strict=False)):
+        estimates = [r["metrics"].get(name) for r in rows]
+        values = [_value(e) for e in estimates]
+        ax.bar(
+            x + (k - 1.5) * width,
+            values,
+            width,
+            yerr=_errors([e or {} for e in estimates]),
+            color=color,
+            label=name.replace("_", " "),
+            capsize=2,
+        )
+    ax.set_xticks(x, [r["stage"] for r in rows], rotation=20, fontsize=8)
+    ax.set(ylim=(0, 1.05), ylabel="share / utility", title="each stage on held-out prompts")
+    ax.legend(fontsize=7, ncols=4)
+    return _png(plt, fig)
+
+
+def judges_plot(models: dict) -> str | None:
+    """Agreement with gold of each judge of pairs, beside the annotators' own agreement."""
+    judges = models.get("judges") or []
+    if not judges:
+        return None
+    plt, fig, (ax,) = _figure(1, width=6.5)
+    y = np.arange(len(judges))
+    estimates = [j.get("gold_agreement") or {} for j in judges]
+    ax.barh(
+        y,
+        [_value(e) for e in estimates],
+        xerr=_errors(estimates),
+        color=COLORS[0],
+        capsize=3,
+        label="agrees with gold",
+    )
+    accuracy = [j.get("annotator_accuracy") for j in judges]
+    if any(accuracy):
+        ax.plot(
+            [_value(a) for a in accuracy],
+            y,
+            "D",
+            color=COLORS[2],
+            label="agrees with annotators' labels",
+        )
+    if models.get("annotator_ceiling") is not None:
+        ax.axvline(
+            models["annotator_ceiling"],
+            color="gray",
+            ls="--",
+            label="annotators agree with each other",
+        )
+    ax.set_yticks(y, [j["name"] for j in judges], fontsize=8)
+    ax.set(xlim=(0.4, 1.0), xlabel="share of held-out pairs", title="who orders pairs like gold")
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.18), ncols=3)
+    return _png(plt, fig)
+
+
+def forms_plot(forms: list[dict]) -> str | None:
+    """One panel per form of Goodhart's law."""
+    if not forms:
+        return None
+    plt, fig, axes = _figure(len(forms), width=4.2)
+    for ax, form in zip(axes, forms, strict=True):
+        rows = form["rows"]
+        if form["form"] == "regressional":
+            x = [r["noise"] for r in rows]
+            ax.plot(x, [_value(r["gold_gain"]) for r in rows], "o-", label="gold gained")
+            ax.set(xlabel="noise σ", ylabel="gold gained by selection")
+            twin = ax.twinx()
+            twin.plot(
+                x,
+                [_value(r["overestimate"]) for r in rows],
+                "s-",
+                color=COLORS[4],
+                label="proxy overestimate (right)",
+            )
+            twin.set_ylabel("proxy minus gold of the pick")
+            twin.legend(fontsize=7, loc="center right")
+        elif form["form"] == "extremal":
+            x = [r["n"] for r in rows]
+            ax.plot(x, [r["gold_in_range"] for r in rows], "o-", label="gold, picks in range")
+            ax.plot(x, [r["gold_out_of_range"] for r in rows], "o-", label="gold, picks beyond it")
+            ax.plot(x, [_value(r["ood_fraction"]) for r in rows], "s:", label="share beyond it")
+            ax.set(xscale="log", xlabel="n")
+        else:
+            x = [r["n"] for r in rows]
+            ax.plot(x, [_value(r["detector"]) for r in rows], "o-", label="detector score")
+            ax.plot(x, [_value(r["harm_rate"]) for r in rows], "s-", label="harmful (gold)")
+            ax.set(xscale="log", xlabel="n")
+        ax.set_title(form["form"])
+        ax.legend(fontsize=7)
+    return _png(plt, fig)

@@ -1,0 +1,175 @@
+"""A plain-language reading of results.json: what the numbers say, sentence by sentence.
+
+Each sentence is written from the figures and only where its section exists; a comparison
+says whether the intervals overlap instead of claiming more than the data shows.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+PRESSURE = {"best_of_n": "n=", "ppo": "step ", "dpo": "beta "}
+"""How each optimizer's pressure reads in a sentence."""
+
+
+def _row(results: dict, prefix: str) -> dict | None:
+    for row in results.get("ladder") or []:
+        if row["stage"] == prefix or row["stage"].startswith(prefix + " "):
+            return row
+    return None
+
+
+def _metric(row: dict | None, name: str) -> dict | None:
+    if row is None:
+        return None
+    value = (row.get("metrics") or {}).get(name)
+    return value if value and value.get("value") is not None else None
+
+
+def _pct(estimate: dict) -> str:
+    return f"{100 * estimate['value']:.0f}%"
+
+
+def _separated(a: dict, b: dict) -> bool:
+    """Whether two estimates' intervals do not overlap."""
+    if None in (a.get("lo"), a.get("hi"), b.get("lo"), b.get("hi")):
+        return False
+    return a["lo"] > b["hi"] or b["lo"] > a["hi"]
+
+
+def _compare(name: str, what: str, a_name: str, a: dict, b_name: str, b: dict) -> str:
+    if a["value"] == b["value"]:
+        relation = "the same"
+    else:
+        relation = "higher" if a["value"] > b["value"] else "lower"
+    sure = "" if _separated(a, b) else " (the intervals overlap, so this may be noise)"
+    return f"{name}: {a_name}'s {what} is {_pct(a)}, {relation} than {b_name}'s {_pct(b)}{sure}."
+
+
+def _ladder(results: dict) -> list[str]:
+    out = []
+    rows = [r for r in results.get("ladder") or [] if _metric(r, "gold")]
+    if rows:
+        best = max(rows, key=lambda r: r["metrics"]["gold"]["value"])
+        out.append(
+            f"Highest gold utility: {best['stage']} ({best['metrics']['gold']['value']:.3f})."
+        )
+    base, sft = _row(results, "base"), _row(results, "SFT")
+    if _metric(base, "gold") and _metric(sft, "gold"):
+        out.append(
+            _compare(
+                "Imitation",
+                "gold utility",
+                "SFT",
+                sft["metrics"]["gold"],
+                "the base model",
+                base["metrics"]["gold"],
+            )
+        )
+    ppo, oracle = _row(results, "PPO"), _row(results, "PPO-oracle")
+    for name in ("padding", "sycophancy"):
+        if _metric(ppo, name) and _metric(oracle, name):
+            out.append(
+                _compare(
+                    "Reward hacking",
+                    f"{name} rate",
+                    "PPO against the reward model",
+                    ppo["metrics"][name],
+                    "PPO against gold",
+                    oracle["metrics"][name],
+                )
+            )
+    cai = _row(results, "CAI")
+    if _metric(cai, "sycophancy") and _metric(sft, "sycophancy"):
+        out.append(
+            _compare(
+                "Constitutional AI",
+                "sycophancy rate",
+                "the SL-CAI model",
+                cai["metrics"]["sycophancy"],
+                "SFT",
+                sft["metrics"]["sycophancy"],
+            )
+        )
+    return out
+
+
+def _curves(results: dict) -> list[str]:
+    out = []
+    for curve in results.get("curves") or []:
+        points = curve["points"]
+        if len(points) < 3:
+            continue
+        golds = [p["gold"]["value"] for p in points]
+        peak = max(range(len(points)), key=golds.__getitem__)
+        proxies = [(p.get("proxy") or {}).get("value") for p in points]
+        rising = None not in proxies and all(b >= a for a, b in itertools.pairwise(proxies))
+        unit = PRESSURE.get(curve["optimizer"], "pressure ")
+        text = f"{curve['name']}: gold peaks at {unit}{points[peak]['pressure']} "
+        text += f"({golds[peak]:.3f})"
+        if peak < len(points) - 1:
+            text += f" and falls to {golds[-1]:.3f} at {unit}{points[-1]['pressure']}"
+        else:
+            text += " and is still rising at the end"
+        if rising:
+            text += ", while the proxy rises throughout"
+        fit = curve.get("fit")
+        if fit and fit.get("r2") is not None:
+            text += f"; the {fit['form']} form fits with R² = {fit['r2']:.2f}"
+        out.append(text + ".")
+    return out
+
+
+def _judges(results: dict) -> list[str]:
+    models = results.get("reward_models")
+    if not models:
+        return []
+    out = []
+    ceiling = models.get("annotator_ceiling")
+    for judge in models["judges"]:
+        agreement = judge.get("gold_agreement")
+        if agreement and agreement.get("value") is not None:
+            out.append(f"{judge['name']} orders {_pct(agreement)} of held-out pairs as gold does.")
+        accuracy = judge.get("annotator_accuracy")
+        if accuracy and ceiling is not None:
+            out.append(
+                f"{judge['name']} agrees with the annotators' labels on {_pct(accuracy)} of pairs, "
+                f"against the {100 * ceiling:.0f}% at which annotators agree with each other."
+            )
+    return out
+
+
+def _forms(results: dict) -> list[str]:
+    out = []
+    for form in results.get("goodhart_forms") or []:
+        rows = form["rows"]
+        first, last = rows[0], rows[-1]
+        if form["form"] == "regressional":
+            out.append(
+                f"Regressional: with noise σ={first['noise']:g} selection gains "
+                f"{first['gold_gain']['value']:+.3f} gold; with σ={last['noise']:g} it gains "
+                f"{last['gold_gain']['value']:+.3f} while the proxy overestimates its pick by "
+                f"{last['overestimate']['value']:.3f}."
+            )
+        elif form["form"] == "extremal":
+            out_drop = first["gold_out_of_range"] - last["gold_out_of_range"]
+            in_drop = first["gold_in_range"] - last["gold_in_range"]
+            out.append(
+                f"Extremal: from n={first['n']} to n={last['n']} the short-only reward model's "
+                f"picks beyond its fitted range lose {out_drop:.3f} gold, those within it "
+                f"{in_drop:.3f}; gold overall goes {first['gold']['value']:.3f} → "
+                f"{last['gold']['value']:.3f}."
+            )
+        elif form["form"] == "adversarial":
+            out.append(
+                f"Adversarial: from n={first['n']} to n={last['n']} the keyword detector's score "
+                f"goes {first['detector']['value']:.2f} → {last['detector']['value']:.2f} and the "
+                f"gold judge's harmful-compliance rate {_pct(first['harm_rate'])} → "
+                f"{_pct(last['harm_rate'])}."
+            )
+    return out
+
+
+def reading(results: dict) -> list[str]:
+    """Sentences describing the results, section by section."""
+    return _ladder(results) + _curves(results) + _judges(results) + _forms(results)
