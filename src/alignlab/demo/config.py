@@ -30,7 +30,7 @@ class DemoConfig:
     """Responses sampled (T=1) per held-out prompt to measure each stage."""
     ensemble: int = 3
     """Members of the reward-model ensemble (bootstrap resamples of the labels)."""
-    ensemble_steps: int = 250
+    ensemble_steps: int = 150
     """Training steps of each ensemble member (the single reward model trains a full epoch)."""
     bon_ns: list[int] = field(default_factory=lambda: [1, 2, 4, 8, 16, 32])
     """The n of the best-of-n sweep."""
