@@ -74,3 +74,11 @@ def test_demo_runs_the_ladder_and_reuses_finished_stages(tmp_path):
     (out / "report.html").unlink()
     assert CliRunner().invoke(app, ["report", str(out)]).exit_code == 0
     assert (out / "report.html").exists()
+
+    (out / "notes.txt").write_text("the user's own file")
+    fresh = CliRunner().invoke(app, ["demo", "--out", str(out), "--config", str(config), "--fresh"])
+    assert fresh.exit_code == 0, fresh.output
+    assert "organism built" in fresh.output
+    assert sft_weights.stat().st_mtime_ns != before
+    assert (out / "notes.txt").read_text() == "the user's own file"
+    assert json.loads((out / "results.json").read_text())["ladder"] == results["ladder"]

@@ -273,8 +273,9 @@ class Demo:
         from alignlab.report import write_report
 
         config = self.config
-        if config.fresh and self.out.exists():
-            shutil.rmtree(self.out)
+        if config.fresh:  # only what the demo wrote: OUT may hold the user's own files
+            for name in ("organism", "runs", "eval"):
+                shutil.rmtree(self.out / name, ignore_errors=True)
         self.out.mkdir(parents=True, exist_ok=True)
         start = time.perf_counter()
         world = self.stage("organism", self.organism)
