@@ -164,8 +164,14 @@ def judges_plot(models: dict) -> str | None:
             label="annotators agree with each other",
         )
     ax.set_yticks(y, [j["name"] for j in judges], fontsize=8)
-    ax.set(xlim=(0.4, 1.0), xlabel="share of held-out pairs", title="who orders pairs like gold")
-    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.18), ncols=3)
+    values = [_value(e) for e in estimates if e] + [_value(a) for a in accuracy if a]
+    low = min([0.4, *(v - 0.05 for v in values if np.isfinite(v))])
+    ax.set(
+        xlim=(max(low, 0.0), 1.0),
+        xlabel="share of held-out pairs",
+        title="who orders pairs like gold",
+    )
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.18), ncols=2)
     return _png(plt, fig)
 
 
