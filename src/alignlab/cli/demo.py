@@ -11,21 +11,21 @@ from alignlab.cli.console import err
 
 def demo(
     out: Path | None = typer.Option(
-        None, help="Directory for runs and the report [default: alignlab-demo]."
+        None, help="Directory for runs and the report (default: alignlab-demo)."
     ),
     seed: int | None = typer.Option(
-        None, help="Seed of the organism and every stage [default: 0]."
+        None, help="Seed of the organism and every stage (default: 0)."
     ),
     fresh: bool = typer.Option(False, "--fresh", help="Redo every stage, the organism too."),
-    threads: int | None = typer.Option(None, help="Torch CPU threads [default: 0, all cores]."),
+    threads: int | None = typer.Option(None, help="Torch CPU threads (default: 0, all cores)."),
     config: Path | None = typer.Option(None, "--config", help="A TOML DemoConfig file."),
     set_: list[str] = typer.Option([], "--set", help="Override a setting: key=value (TOML)."),
 ) -> None:
     """Run the alignment ladder on the assistant organism and write report.html.
 
-    base -> SFT -> reward models -> best-of-n -> PPO (proxy and oracle) -> DPO ->
-    Constitutional AI, each measured on held-out prompts by the world's gold utility, with
-    the Goodhart curves and the three forms. Finished stages are reused.
+    base -> SFT -> reward models -> best-of-n -> PPO (proxy, oracle) -> DPO -> CAI,
+    every stage measured on held-out prompts by the gold utility; plus the Goodhart
+    curves and the three forms. Finished stages are reused.
     """
     from alignlab.config import ConfigError, load_config
     from alignlab.demo import DemoConfig, run_demo
