@@ -23,9 +23,9 @@ def demo(
 ) -> None:
     """Run the alignment ladder on the assistant organism and write report.html.
 
-    base -> SFT -> reward models -> best-of-n -> PPO (proxy, oracle) -> DPO -> CAI,
-    every stage measured on held-out prompts by the gold utility; plus the Goodhart
-    curves and the three forms. Finished stages are reused.
+    base, SFT, reward models, best-of-n, PPO (proxy and oracle), DPO, CAI:
+    each measured on held-out prompts by the gold utility, with the
+    Goodhart curves and the three forms. Finished stages are reused.
     """
     from alignlab.config import ConfigError, load_config
     from alignlab.demo import DemoConfig, run_demo
