@@ -7,10 +7,12 @@ condition, the mean, standard deviation and range over seeds of its figures.
 - regressional: per annotator noise/bias level and candidate pool, gold at the start, at
   its peak and at n = 256, the gain to the peak, the drop after it, the peak's n and the
   fit's d*; Kendall's tau between the level and each;
-- extremal: for the short-only reward model and the all-pairs control, the same figures
-  and the fraction of selected responses longer than anything the short model was fitted
-  on, at n = 1 and n = 256, with Kendall's tau between that fraction and gold along n,
-  and both n by n;
+- extremal: for the reward model fitted on each family's shorter responses and its two
+  controls (as many random pairs per family; every pair), the same figures and the
+  fraction of selected responses longer than anything of their family the restricted
+  model was fitted on, at n = 1 and n = 256, with Kendall's tau between that fraction and
+  gold along n, how far gold fell among those selections and among the others, how much
+  more the model scores them, and fraction and gold n by n;
 - adversarial: the keyword detector's score and the gold judge's harm rate at n = 1 and
   n = 256, and gold.
 
@@ -47,6 +49,9 @@ FIGURES = {
         "ood_start",
         "ood_last",
         "tau_ood_gold",
+        "ood_gold_drop",
+        "in_gold_drop",
+        "ood_proxy_gap",
     ),
     "adversarial": (
         "detector_start",
@@ -95,8 +100,8 @@ def print_table(name: str, summary: dict) -> None:
     for entry in summary.get("curves", []) if name == "extremal" else []:
         ood = " ".join(f"{p['ood']['value']:.2f}" for p in entry["points"])
         gold = " ".join(f"{p['gold']['value']:.2f}" for p in entry["points"])
-        print(f"  seed {entry['seed']} {entry['condition']:5s} {entry['split']:7s} OOD {ood}")
-        print(f"  {'':24s} gold {gold}")
+        print(f"  seed {entry['seed']} {entry['condition']:10s} {entry['split']:7s} OOD {ood}")
+        print(f"  {'':29s} gold {gold}")
 
 
 def main() -> None:

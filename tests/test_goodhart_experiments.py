@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 from alignlab.cli.goodhart import app
 from alignlab.config import load_config, to_dict
 from alignlab.data.io import read_records, write_records
+from alignlab.data.records import Comparison
 from alignlab.measure.goodhart.config import SweepConfig
 from alignlab.measure.goodhart.experiments import EXPERIMENTS
 from alignlab.measure.goodhart.experiments.adversarial import family_prompts
@@ -21,7 +22,16 @@ from alignlab.measure.goodhart.experiments.base import (
     curve_figures,
     labelled_pairs,
 )
-from alignlab.measure.goodhart.experiments.extremal import fitted_length, gold_by_region
+from alignlab.measure.goodhart.experiments.extremal import (
+    ExtremalConfig,
+    derived_pairs,
+    fitted_lengths,
+    gold_by_region,
+    matched,
+    proxy_gap,
+    restrict,
+    shift_drop,
+)
 from alignlab.measure.goodhart.experiments.regressional import scaled_annotators
 from alignlab.organisms.assistant import WorldConfig
 from alignlab.organisms.assistant.config import AnnotatorConfig
@@ -68,14 +78,88 @@ def test_labelled_pairs_filter_and_reuse(tmp_path):
     )
     pairs = read_records(path, "comparison")
     assert 0 < len(pairs) < 60 and all(len(c.chosen.split()) <= 6 for c in pairs)
-    assert fitted_length(path) == max(
-        max(len(c.chosen.split()), len(c.rejected.split())) for c in pairs
-    )
     # Written once: a second call with another filter reads the file back.
     assert labelled_pairs(world, pool, 60, 1, path) == path
     assert len(read_records(path, "comparison")) == len(pairs)
     with pytest.raises(ValueError, match="no comparison"):
         labelled_pairs(world, pool, 10, 1, tmp_path / "none.jsonl", keep=lambda c: False)
+
+
+def pair(family: str, chosen: int, rejected: int) -> Comparison:
+    return Comparison(
+        prompt="p", chosen="w " * chosen, rejected="w " * rejected, meta={"family": family}
+    )
+
+
+def test_restrict_keeps_each_familys_shorter_pairs():
+    pairs = [pair("a", 2, 3), pair("a", 2, 9), pair("a", 8, 9), pair("b", 20, 21)]
+    pairs += [pair("b", 30, 31), pair("b", 20, 40)]
+    # a: lengths 2 2 3 8 9 9, median 5.5; b: 20 20 21 30 31 40, median 25.5.
+    kept = restrict(pairs, 0.5)
+    assert kept == [pairs[0], pairs[3]]
+    assert fitted_lengths(kept) == {"a": 3, "b": 21}
+    # At the 0.99 quantile, a keeps everything (9) and b all but the 40-word response.
+    assert restrict(pairs, 0.99) == pairs[:5]
+
+
+def test_matched_draws_as_many_pairs_per_family():
+    pairs = [pair("a", i, i + 1) for i in range(1, 9)] + [pair("b", i, 1) for i in range(2, 7)]
+    like = [pairs[0], pairs[1], pairs[8]]
+    drawn = matched(pairs, like, seed=3)
+    assert [c.meta["family"] for c in drawn] == ["a", "a", "b"]
+    assert all(c in pairs for c in drawn) and drawn == matched(pairs, like, seed=3)
+    assert [pairs.index(c) for c in drawn] == sorted(pairs.index(c) for c in drawn)
+
+
+def test_derived_pairs_cover_every_family_and_are_reused(tmp_path):
+    world = WorldConfig()
+    pool = annotator_pool(world.annotators, seed=1)
+    every = labelled_pairs(world, pool, 400, 1, tmp_path / "pairs.jsonl")
+    files = derived_pairs(every, tmp_path, 0.5, seed=1)
+    assert files["all"] == every
+    families = {c.meta["family"] for c in read_records(every, "comparison")}
+    restricted = read_records(files["restricted"], "comparison")
+    same = read_records(files["matched"], "comparison")
+    assert {c.meta["family"] for c in restricted} == families
+    assert sorted(c.meta["family"] for c in same) == sorted(c.meta["family"] for c in restricted)
+    assert len(restricted) < 400
+    before = files["restricted"].read_text()
+    assert derived_pairs(every, tmp_path, 0.9, seed=1)["restricted"].read_text() == before
+
+
+def test_shift_drop_is_the_part_of_the_drop_from_moving_off_range():
+    def at(ood, gold_ood, gold_in):
+        gold = ood * gold_ood + (1 - ood) * gold_in
+        return {
+            "ood": {"value": ood},
+            "gold": {"value": gold},
+            "gold_ood": gold_ood,
+            "gold_in": gold_in,
+        }
+
+    found = [at(0.1, 0.6, 0.9), at(0.5, 0.3, 0.7)]
+    shift = shift_drop(found)
+    assert shift == pytest.approx(0.4 * (0.7 - 0.3))
+    drop = found[0]["gold"]["value"] - found[1]["gold"]["value"]
+    assert drop == pytest.approx(shift + 0.1 * (0.6 - 0.3) + 0.9 * (0.9 - 0.7))
+    assert shift_drop([at(0.1, 0.6, 0.9), {**at(0.5, 0.3, 0.7), "gold_ood": None}]) is None
+
+
+def test_extremal_config_checks_its_fields():
+    with pytest.raises(ValueError, match="quantile"):
+        ExtremalConfig(quantile=1.0)
+    with pytest.raises(ValueError, match="level"):
+        ExtremalConfig(level=-0.5)
+
+
+def test_proxy_gap_standardizes_within_prompts():
+    proxy = np.array([[0.0, 1.0, 2.0, 3.0], [10.0, 10.0, 30.0, 30.0]])
+    ood = np.array([[False, False, True, True], [False, False, True, True]])
+    # Within-prompt z: row 0 (-1.342, -0.447, 0.447, 1.342), row 1 (-1, -1, 1, 1); OOD
+    # mean (0.447 + 1.342 + 1 + 1) / 4, in-range mean its negative.
+    assert proxy_gap(proxy, ood) == pytest.approx(2 * 3.789 / 4, abs=1e-3)
+    assert proxy_gap(proxy, ~ood) == pytest.approx(-proxy_gap(proxy, ood))
+    assert proxy_gap(proxy, np.zeros_like(ood)) is None
 
 
 def test_across_seeds_gives_mean_sd_and_range():
@@ -185,6 +269,8 @@ def test_each_experiment_runs_end_to_end_and_resumes(name, miniature, tmp_path):
         assert "timely in" in result.output
     if name == "extremal":
         assert {"gold_ood", "gold_in"} <= set(summary["curves"][0]["points"][0])
+        assert {r["condition"] for r in summary["rows"]} == {"restricted", "matched", "all"}
+        assert "ood_proxy_gap" in summary["rows"][0] and summary["curves"][0]["fitted_words"]
     points = sorted(out.rglob("points.jsonl"))
     assert points
     before = [p.read_text() for p in points]

@@ -1,13 +1,25 @@
-"""Extremal Goodhart: a reward model fitted only where responses are short, optimized where
-long ones are reachable.
+"""Extremal Goodhart: a reward model fitted only on each prompt family's shorter responses,
+optimized where longer ones are reachable.
 
-For each seed the organism's own annotator pool labels ``n_pairs`` comparisons. Two reward
-models are fitted: ``short`` on the pairs whose responses both have at most ``max_words``
-words, and ``all`` (the control) on every pair. Best-of-n optimizes each over the same
-samples of the starting policy, which reaches far longer responses. A selected response
-is *out of distribution* (OOD) when it is longer than every response the ``short`` model
-was fitted on; the figure is gold against the fraction of OOD responses among those
-best-of-n selects, n by n, next to the control's on the same samples.
+For each seed an annotator pool labels ``n_pairs`` comparisons: the organism's own, its
+noise and bias scaled by ``level`` as in the regressional experiment (at 0 it labels
+nearly by gold, so the reward models have little to get wrong where they were fitted and
+any collapse is extrapolation's). Three reward models are fitted to them:
+
+- ``restricted``: per prompt family, only the pairs whose responses both have at most the
+  ``quantile`` of that family's response lengths (over every pair's chosen and rejected
+  response, in words). Every family keeps pairs, and each has its own fitted range: the
+  longest response among its kept pairs.
+- ``matched``: per family, as many pairs as ``restricted`` keeps, drawn at random from all
+  of them, so it differs from ``restricted`` in the lengths it saw and not in how much
+  data it had per family.
+- ``all`` (the control): every pair.
+
+Best-of-n optimizes each over the same samples of the starting policy. A sample is *out of
+distribution* (OOD) when it is longer than every response of its prompt's family that
+``restricted`` was fitted on (every sample of a family it kept no pair of). The figure is
+gold against the fraction of OOD responses among those best-of-n selects, n by n, for each
+model on the same samples and with the same OOD boundary.
 
 ``summary.json`` holds, per seed, split and condition, the curve's figures and, per n,
 gold and the OOD fraction among the selected (mean over prompts with its interval), and
@@ -15,13 +27,24 @@ Kendall's tau between the two along the curve. Where the collapse happens is tol
 too: per n, the mean gold of the selected responses that are OOD (``gold_ood``) and of
 those that are not (``gold_in``), each weighted by how often best-of-n selects them and
 pooled over prompts (no interval: a prompt may have no selection in one region), and per
-row how far each fell from n = 1 to the largest n (``ood_gold_drop``, ``in_gold_drop``).
+row how far each fell from n = 1 to the largest n (``ood_gold_drop``, ``in_gold_drop``)
+and the part of gold's whole drop that the move off the fitted range accounts for
+(``shift_drop``, :func:`shift_drop`; the rest is the two regions' own drops, weighted by
+their share at n = 1).
+Why the selection goes where it does is told by ``ood_proxy_gap``: the model's mean score
+of OOD samples minus that of in-range ones, each score standardized within its prompt
+(positive: the model prefers what it was not fitted on). ``curves`` also holds each seed's
+fitted range per family (``fitted_words``) and pair counts (``pairs``).
 """
 
 from __future__ import annotations
 
+import random
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
 
 from alignlab.measure.agreement import kendall_tau_b
 from alignlab.measure.goodhart.best_of_n import RUN, SampleSource, selection_weights
@@ -39,35 +62,85 @@ from alignlab.measure.goodhart.experiments.base import (
     sweep_config,
     write_summary,
 )
+from alignlab.measure.goodhart.experiments.regressional import scaled_annotators
 from alignlab.measure.goodhart.sweep import scorers_for
 from alignlab.measure.intervals import mean
+
+CONDITIONS = ("restricted", "matched", "all")
 
 
 @dataclass
 class ExtremalConfig(ExperimentConfig):
-    """A reward model fitted on short responses only, against one fitted on all."""
+    """A reward model fitted on each family's shorter responses, against two controls."""
 
     output_dir: str = "runs/goodhart/extremal"
     """Where the experiment writes its runs and summary.json."""
-    max_words: int = 12
-    """The ``short`` model sees only pairs whose responses both have at most this many words."""
+    quantile: float = 0.5
+    """Per prompt family, the ``restricted`` model sees only pairs whose responses both have
+    at most this quantile of the family's response lengths, in words."""
+    level: float = 1.0
+    """Scale of the organism pool's annotator noise and bias (the regressional experiment's
+    :func:`scaled_annotators`): 1 is the organism's own pool, 0 labels nearly by gold."""
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if self.max_words < 1:
-            raise ValueError(f"max_words: must be >= 1, got {self.max_words}")
+        if not 0 < self.quantile < 1:
+            raise ValueError(f"quantile: must be in (0, 1), got {self.quantile}")
+        if self.level < 0:
+            raise ValueError(f"level: must be >= 0, got {self.level}")
 
 
 def words(text: str) -> int:
     return len(text.split())
 
 
-def fitted_length(pairs_file: Path) -> int:
-    """The longest response, in words, among a comparisons file's."""
-    from alignlab.data.io import read_records
+def family(record) -> str:
+    """A comparison's or prompt's family, from its ``meta``."""
+    return (record.meta or {}).get("family", "")
 
-    pairs = read_records(pairs_file, "comparison")
-    return max(max(words(c.chosen), words(c.rejected)) for c in pairs)
+
+def restrict(pairs: list, quantile: float) -> list:
+    """The pairs whose responses both have at most the ``quantile`` of their family's
+    response lengths (over every response of the family's pairs), in their order."""
+    lengths: dict[str, list[int]] = {}
+    for c in pairs:
+        lengths.setdefault(family(c), []).extend((words(c.chosen), words(c.rejected)))
+    limit = {f: float(np.quantile(v, quantile)) for f, v in lengths.items()}
+    return [c for c in pairs if max(words(c.chosen), words(c.rejected)) <= limit[family(c)]]
+
+
+def matched(pairs: list, like: list, seed: int) -> list:
+    """Per family, as many of ``pairs`` as ``like`` has, drawn at random, in their order."""
+    wanted = Counter(family(c) for c in like)
+    by_family: dict[str, list[int]] = {}
+    for i, c in enumerate(pairs):
+        by_family.setdefault(family(c), []).append(i)
+    rng = random.Random(f"goodhart:{seed}:matched")
+    keep = {i for f, k in wanted.items() for i in rng.sample(by_family.get(f, []), k)}
+    return [c for i, c in enumerate(pairs) if i in keep]
+
+
+def fitted_lengths(pairs: list) -> dict[str, int]:
+    """Per family, the longest response, in words, among ``pairs``."""
+    out: dict[str, int] = {}
+    for c in pairs:
+        f = family(c)
+        out[f] = max(out.get(f, 0), words(c.chosen), words(c.rejected))
+    return out
+
+
+def derived_pairs(every: Path, root: Path, quantile: float, seed: int) -> dict[str, Path]:
+    """The ``restricted`` and ``matched`` subsets of the pairs in ``every``, written under
+    ``root/<condition>/pairs.jsonl``; reused when there."""
+    from alignlab.data.io import read_records, write_records
+
+    paths = {c: root / c / "pairs.jsonl" for c in ("restricted", "matched")}
+    if not all(p.exists() for p in paths.values()):
+        pairs = read_records(every, "comparison")
+        kept = restrict(pairs, quantile)
+        write_records(paths["restricted"], kept)
+        write_records(paths["matched"], matched(pairs, kept, seed))
+    return {**paths, "all": every}
 
 
 def gold_by_region(weights, ood, gold) -> tuple[float | None, float | None]:
@@ -81,11 +154,31 @@ def gold_by_region(weights, ood, gold) -> tuple[float | None, float | None]:
     return out[0], out[1]
 
 
-def ood_curve(sweep, split: str, longest: int) -> list[dict]:
-    """Per n of the sweep: gold and the fraction of selected responses longer than
-    ``longest`` words, from the sweep's own scored samples."""
+def proxy_gap(proxy, ood) -> float | None:
+    """Mean within-prompt standardized score of the OOD samples minus that of the others;
+    None when either region is empty. Both arguments are ``[prompts, samples]`` arrays."""
+    spread = proxy.std(axis=1, keepdims=True)
+    z = (proxy - proxy.mean(axis=1, keepdims=True)) / np.where(spread > 0, spread, 1.0)
+    if not ood.any() or ood.all():
+        return None
+    return float(z[ood].mean() - z[~ood].mean())
+
+
+def prompt_families(sweep, split: str) -> list[str]:
+    """The families of the prompts a sweep's split optimizes over, in the columns' order."""
+    from alignlab.data.io import read_records
+    from alignlab.trainers.tracking import spread
+
+    samples = read_records(sweep.splits[split], "sample")
+    return [family(s) for s in spread(samples, sweep.max_prompts)]
+
+
+def ood_curve(sweep, split: str, fitted: dict[str, int]) -> tuple[list[dict], float | None]:
+    """Per n of the sweep: gold and the fraction of selected responses longer than their
+    family's ``fitted`` length, from the sweep's own scored samples; and the proxy gap."""
     _, columns = SampleSource(sweep, scorers_for(sweep)).columns(split)
-    ood = columns["length"] > longest
+    longest = np.array([fitted.get(f, 0) for f in prompt_families(sweep, split)])
+    ood = columns["length"] > longest[:, None]
     out = []
     for n in sorted(set(sweep.best_of_n.ns)):
         weights = selection_weights(columns["proxy"], n)
@@ -99,7 +192,7 @@ def ood_curve(sweep, split: str, longest: int) -> list[dict]:
                 "gold_in": gold_in,
             }
         )
-    return out
+    return out, proxy_gap(columns["proxy"], ood)
 
 
 def _drop(found: list[dict], name: str) -> float | None:
@@ -107,29 +200,40 @@ def _drop(found: list[dict], name: str) -> float | None:
     return None if first is None or last is None else first - last
 
 
+def shift_drop(found: list[dict]) -> float | None:
+    """The part of gold's drop from the first n to the last that comes from the selection
+    moving off the fitted range: ``(ood_last - ood_first) * (gold_in - gold_ood)`` at the
+    last n. Gold is ``ood * gold_ood + (1 - ood) * gold_in`` at every n, so the drop is
+    exactly this plus ``ood_first`` times the OOD selections' drop plus ``1 - ood_first``
+    times the in-range ones'. None when a region has no selection at the last n."""
+    first, last = found[0], found[-1]
+    if last["gold_ood"] is None or last["gold_in"] is None:
+        return None
+    moved = last["ood"]["value"] - first["ood"]["value"]
+    return moved * (last["gold_in"] - last["gold_ood"])
+
+
 def run_extremal(config: ExtremalConfig) -> Path:
     """Run every seed still missing; write and return ``summary.json``."""
+    from alignlab.data.io import read_records
+
     setup = prepare(config)
     rows, curves = [], []
     for seed in config.seed_list:
         root = Path(config.output_dir) / f"seed-{seed}"
         root.mkdir(parents=True, exist_ok=True)
-        pool = annotator_pool(setup.world.annotators, seed)
+        pool = annotator_pool(scaled_annotators(setup.world.annotators, config.level), seed)
         every = labelled_pairs(setup.world, pool, config.n_pairs, seed, root / "pairs.jsonl")
-
-        def short(c) -> bool:
-            return max(words(c.chosen), words(c.rejected)) <= config.max_words
-
-        only_short = labelled_pairs(
-            setup.world, pool, config.n_pairs, seed, root / "short" / "pairs.jsonl", keep=short
-        )
-        longest = fitted_length(only_short)
-        for condition, pairs in (("short", only_short), ("all", every)):
-            reward = fit_reward(config, setup, pairs, seed)
+        files = derived_pairs(every, root, config.quantile, seed)
+        restricted = read_records(files["restricted"], "comparison")
+        fitted = fitted_lengths(restricted)
+        counts = {c: len(read_records(files[c], "comparison")) for c in CONDITIONS}
+        for condition in CONDITIONS:
+            reward = fit_reward(config, setup, files[condition], seed)
             sweep = sweep_config(config, setup, str(reward), root / condition / "sweep", seed)
             body = run_bon(sweep)
             for split in splits(body):
-                found = ood_curve(sweep, split, longest)
+                found, gap = ood_curve(sweep, split, fitted)
                 taus = kendall_tau_b(
                     [p["ood"]["value"] for p in found], [p["gold"]["value"] for p in found]
                 )
@@ -141,8 +245,12 @@ def run_extremal(config: ExtremalConfig) -> Path:
                     tau_ood_gold=taus,
                     ood_gold_drop=_drop(found, "gold_ood"),
                     in_gold_drop=_drop(found, "gold_in"),
+                    shift_drop=shift_drop(found),
+                    ood_proxy_gap=gap,
                 )
                 rows.append(row)
-                curves.append({**row, "fitted_words": longest, "points": found})
+                curves.append(
+                    {**row, "fitted_words": fitted, "pairs": counts[condition], "points": found}
+                )
     summary = {"rows": rows, "across_seeds": across_seeds(rows, ("condition", "split"))}
     return write_summary(config, {**summary, "curves": curves})
