@@ -169,3 +169,32 @@ def test_cli_report_rerenders_and_reports_errors(tmp_path):
     result = CliRunner().invoke(app, ["report", str(tmp_path)])
     assert result.exit_code == 1
     assert "schema" in result.output
+
+
+def test_cli_report_builds_a_report_from_eval_runs(tmp_path):
+    run = tmp_path / "evals" / "mine"
+    run.mkdir(parents=True)
+    (run / "run.json").write_text(json.dumps({"backend": "my-org/<model>", "suites": ["x"]}))
+    summary = {
+        "seed": 0,
+        "suites": {
+            "sycophancy": {
+                "metrics": {
+                    "flip_rate": {**est(0.25), "description": "answers flipped"},
+                }
+            }
+        },
+    }
+    (run / "summary.json").write_text(json.dumps(summary))
+    out = tmp_path / "report"
+    result = CliRunner().invoke(app, ["report", str(out), "--eval", str(run), "--title", "mine"])
+    assert result.exit_code == 0, result.output
+    results = read_results(out)
+    [entry] = results["evaluations"]
+    assert entry["model"] == "my-org/<model>"
+    assert entry["suites"]["sycophancy"]["flip_rate"]["value"] == 0.25
+    page = (out / "report.html").read_text()
+    assert "flip_rate" in page and "my-org/&lt;model&gt;" in page
+    missing = CliRunner().invoke(app, ["report", str(out), "--eval", str(tmp_path / "nope")])
+    assert missing.exit_code == 1
+    assert "summary.json: not found" in missing.output

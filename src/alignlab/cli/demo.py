@@ -45,15 +45,35 @@ def demo(
 
 
 def report(
-    directory: Path = typer.Argument(..., help="A directory holding results.json."),
+    directory: Path = typer.Argument(..., help="A directory holding (or to hold) results.json."),
     out: Path | None = typer.Option(
         None, help="Where to write the page (default DIR/report.html)."
     ),
+    eval_runs: list[Path] = typer.Option(
+        [],
+        "--eval",
+        help="An `alignlab eval run` directory to show (repeatable); written into "
+        "DIR/results.json as its evaluations section.",
+    ),
+    title: str | None = typer.Option(None, help="The page's title, when --eval starts a report."),
 ) -> None:
-    """Re-render report.html from DIR/results.json (any subset of its sections)."""
-    from alignlab.report import ResultsError, render_report
+    """Render report.html from DIR/results.json (any subset of its sections).
+
+    With --eval, the evaluation runs named become the results' evaluations section first,
+    so a user's own model gets the report without the demo.
+    """
+    from alignlab.report import ResultsError, read_results, render_report, write_results
+    from alignlab.report.evals import evaluation_section
 
     try:
+        if eval_runs:
+            existing = directory / "results.json"
+            results = read_results(existing) if existing.exists() else {}
+            results.pop("schema", None)
+            results["evaluations"] = evaluation_section(eval_runs)
+            if title or "title" not in results:
+                results["title"] = title or "alignlab report"
+            write_results(directory, results)
         path = render_report(directory, out)
     except ResultsError as e:
         err.print(f"[red]error:[/] {e}")
