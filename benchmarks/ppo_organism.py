@@ -6,7 +6,8 @@ PPO four ways from the SFT policy and prints what each shows:
 - ``proxy``: against the reward model with a fixed ``kl_coef`` (0.1);
 - ``proxy-kl0``: the same with ``kl_coef`` 0 and more steps (over-optimization);
 - ``oracle``: against the gold utility itself, ``kl_coef`` 0.1 (the upper bound);
-- ``adaptive``: against the reward model with an adaptive controller (target 0.5 nats).
+- ``adaptive``: against the reward model with an adaptive controller (target 0.5 nats,
+  ``kl_coef`` starting at 0.5).
 
     python benchmarks/ppo_organism.py [--organism DIR] [--runs DIR] [--steps 200]
 """
@@ -127,7 +128,7 @@ def main() -> None:
         "proxy": {"reward": str(rm), "kl_coef": 0.1, "max_steps": args.steps},
         "proxy-kl0": {"reward": str(rm), "kl_coef": 0.0, "max_steps": int(args.steps * 1.5)},
         "oracle": {"reward": "gold", "kl_coef": 0.1, "max_steps": args.steps},
-        "adaptive": {"reward": str(rm), "kl_coef": 1.0, "kl_target": 0.5, "max_steps": args.steps},
+        "adaptive": {"reward": str(rm), "kl_coef": 0.5, "kl_target": 0.5, "max_steps": args.steps},
     }
     results = {}
     for name, extra in variants.items():
@@ -143,9 +144,12 @@ def main() -> None:
         )
     adaptive = [r["kl"] for r in results["adaptive"] if "kl" in r and r["step"] > args.steps // 2]
     within = np.mean([0.25 <= k <= 0.75 for k in adaptive])
+    kls = [r["kl"] for r in results["adaptive"] if "kl" in r]
+    rolling = np.convolve(kls, np.ones(10) / 10, mode="valid")[len(kls) - len(adaptive) - 9 :]
+    rolling_within = np.mean([0.25 <= k <= 0.75 for k in rolling])
     print(
         f"\nadaptive controller, second half: mean KL {np.mean(adaptive):.2f} (target 0.5), "
-        f"{within:.0%} of steps within 50% of the target"
+        f"{within:.0%} of steps and {rolling_within:.0%} of 10-step means within 50% of it"
     )
 
 

@@ -52,6 +52,15 @@ def test_clipping_bounds_the_change_per_horizon():
     assert controller.kl_coef < math.exp(0.2)
 
 
+def test_the_default_horizon_moves_beta_by_about_a_factor_1_9_in_100_steps():
+    controller = kl_controller(1.0, target=0.5)
+    assert controller.horizon == 2000
+    for _ in range(100):  # 100 steps of 64 responses, far below target: -0.2 * 64 / 2000
+        controller.update(0.0, n_samples=64)
+    assert controller.kl_coef == pytest.approx((1 - 0.0064) ** 100)
+    assert 1 / 1.91 < controller.kl_coef < 1 / 1.89
+
+
 def test_state_round_trips():
     controller = AdaptiveKLController(0.1, target=2.0, horizon=100)
     controller.update(5.0, n_samples=10)

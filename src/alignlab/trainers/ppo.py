@@ -113,12 +113,17 @@ class PPOConfig(PolicyTrainConfig):
     """Passes of minibatch updates over each rollout (each pass costs about three forward
     passes of the rollout; on the organism more passes bought no more gold per nat of KL)."""
     kl_coef: float = 0.1
-    """``beta``: the penalty per nat of ``log pi / pi_ref`` (the start, when adaptive)."""
+    """``beta``: the penalty per nat of ``log pi / pi_ref``. When adaptive, its start: within
+    about a factor of two of the value that holds ``kl_target`` (on the organism, 0.5 for
+    a target of 0.5; :mod:`alignlab.trainers.kl_control`)."""
     kl_target: float | None = None
     """Adapt ``kl_coef`` so that the sequence-level KL tracks this many nats; unset: fixed."""
-    kl_horizon: int = 640
+    kl_horizon: int = 2000
     """Responses over which the adaptive ``kl_coef`` may change by a factor of exp(0.2); at
-    64 responses a step, 640 makes K_beta = 0.1, Ziegler et al.'s (2019) gain."""
+    64 responses a step, 2000 makes K_beta = 0.032 (Ziegler et al. 2019: 0.1). The policy's
+    KL answers a change of ``kl_coef`` only some tens of steps later, and a faster gain
+    swings ``kl_coef`` past the value that holds the target (see
+    :mod:`alignlab.trainers.kl_control`)."""
     kl_estimator: Literal["k1", "k2", "k3"] = "k1"
     """Per-token KL estimate in the penalty (``alignlab.objectives.kl``)."""
     gamma: float = 1.0
