@@ -61,24 +61,12 @@ def gold_metrics(
     return {k: v.to_dict() for k, v in metrics.items()}, judged
 
 
-@torch.no_grad()
-def response_logps(model, pairs, pad_id: int, *, batch_size: int = 64, average: bool = False):
-    """``log pi(y|x)`` of each :class:`~alignlab.models.sequences.EncodedPair`, as numpy."""
-    from alignlab.models.sequences import collate, sequence_logps
-
-    out = []
-    for start in range(0, len(pairs), batch_size):
-        batch = collate(pairs[start : start + batch_size], pad_id)
-        out.append(sequence_logps(model, batch, average=average).float().cpu())
-    return torch.cat(out).numpy() if out else np.zeros(0)
-
-
 def kl_to_reference(policy, reference, pad_id: int, generations, seed: int) -> dict:
     """Monte-Carlo ``KL(pi || ref)`` from ``generations`` (per prompt, samples of ``policy``)."""
-    from alignlab.models.sequences import EncodedPair
+    from alignlab.trainers.tracking import sequence_kl
 
-    pairs = [EncodedPair.from_ids(g.prompt_ids, g.response_ids) for gs in generations for g in gs]
-    gap = response_logps(policy, pairs, pad_id) - response_logps(reference, pairs, pad_id)
+    flat = [g for gs in generations for g in gs]
+    gap = sequence_kl(policy, reference, flat, pad_id, batch_size=64)
     per_prompt = gap.reshape(len(generations), -1).mean(axis=1)
     return mean(per_prompt, seed=seed).to_dict()
 
@@ -94,13 +82,16 @@ def ordering_agreement(scores: np.ndarray, gold: np.ndarray, seed: int) -> dict:
 
 def policy_agreement(model, tokenizer, pairs: list[tuple], gold: np.ndarray, seed: int) -> dict:
     """:func:`ordering_agreement` of the policy's mean per-token log-probability."""
-    from alignlab.models.sequences import encode_pairs
+    from alignlab.data.records import Comparison
+    from alignlab.trainers.dpo import reference_logps
+    from alignlab.trainers.preferences import encode_comparisons
 
-    prompts = [p for p, _, _ in pairs for _ in range(2)]
-    responses = [r for _, a, b in pairs for r in (a, b)]
-    encoded = encode_pairs(tokenizer, prompts, responses)
-    scores = response_logps(model, encoded, tokenizer.pad_token_id, average=True)
-    return ordering_agreement(scores.reshape(-1, 2), gold, seed)
+    comparisons = [Comparison(prompt=p, chosen=a, rejected=b) for p, a, b in pairs]
+    examples = encode_comparisons(tokenizer, comparisons, max_length=None)
+    first, second = reference_logps(
+        model, examples, tokenizer.pad_token_id, average=True, batch_size=64, progress=False
+    )
+    return ordering_agreement(torch.stack([first, second], dim=1).numpy(), gold, seed)
 
 
 def heldout_pairs(path) -> tuple[list[tuple], np.ndarray, list[list[bool]]]:
