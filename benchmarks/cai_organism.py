@@ -209,6 +209,7 @@ def main() -> None:
         RewardConfig,
         SFTConfig,
         train_dpo,
+        train_or_reuse,
         train_reward,
         train_sft,
     )
@@ -230,19 +231,18 @@ def main() -> None:
     org, runs, data = args.organism, args.runs, args.organism / "data"
     common = {"threads": args.threads, "progress": True}
 
-    sft = runs / "sft" / "model"
-    if not sft.exists():
-        train_sft(
-            from_dict(
-                SFTConfig,
-                {
-                    **common,
-                    "model": str(org / "base"),
-                    "train_file": str(data / "sft.jsonl"),
-                    "output_dir": str(runs / "sft"),
-                },
-            )
-        )
+    sft = train_or_reuse(
+        train_sft,
+        from_dict(
+            SFTConfig,
+            {
+                **common,
+                "model": str(org / "base"),
+                "train_file": str(data / "sft.jsonl"),
+                "output_dir": str(runs / "sft"),
+            },
+        ),
+    )
     revisions = runs / "revisions.jsonl"
     if not revisions.exists():
         run_revise(
@@ -259,19 +259,18 @@ def main() -> None:
                 },
             )
         )
-    sl_cai = runs / "sl_cai" / "model"
-    if not sl_cai.exists():
-        train_sft(
-            from_dict(
-                SFTConfig,
-                {
-                    **common,
-                    "model": str(sft),
-                    "train_file": str(revisions),
-                    "output_dir": str(runs / "sl_cai"),
-                },
-            )
-        )
+    sl_cai = train_or_reuse(
+        train_sft,
+        from_dict(
+            SFTConfig,
+            {
+                **common,
+                "model": str(sft),
+                "train_file": str(revisions),
+                "output_dir": str(runs / "sl_cai"),
+            },
+        ),
+    )
     table = sycophancy_table(
         {"SFT": sft, "SL-CAI": sl_cai}, data / "prompts_heldout.jsonl", args.samples
     )
@@ -299,20 +298,19 @@ def main() -> None:
         ("RM on AI labels", runs / "ai_prefs.jsonl"),
     ):
         out = runs / ("rm_" + name.split(" on ")[1].split()[0].lower())
-        if not (out / "model").exists():
-            train_reward(
-                from_dict(
-                    RewardConfig,
-                    {
-                        **common,
-                        "model": str(sft),
-                        "train_file": str(train_file),
-                        "eval_file": None,
-                        "output_dir": str(out),
-                    },
-                )
-            )
-        rewards[name] = out / "model"
+        rewards[name] = train_or_reuse(
+            train_reward,
+            from_dict(
+                RewardConfig,
+                {
+                    **common,
+                    "model": str(sft),
+                    "train_file": str(train_file),
+                    "eval_file": None,
+                    "output_dir": str(out),
+                },
+            ),
+        )
     reward_difference = reward_model_agreement(rewards, runs / "ai_heldout.jsonl")
 
     policies = {"SFT": sft}
@@ -321,19 +319,18 @@ def main() -> None:
         ("DPO on AI labels", runs / "ai_prefs.jsonl"),
     ):
         out = runs / name.split(" on ")[1].split()[0].lower()
-        if not (out / "model").exists():
-            train_dpo(
-                from_dict(
-                    DPOConfig,
-                    {
-                        **common,
-                        "model": str(sft),
-                        "train_file": str(train_file),
-                        "output_dir": str(out),
-                    },
-                )
-            )
-        policies[name] = out / "model"
+        policies[name] = train_or_reuse(
+            train_dpo,
+            from_dict(
+                DPOConfig,
+                {
+                    **common,
+                    "model": str(sft),
+                    "train_file": str(train_file),
+                    "output_dir": str(out),
+                },
+            ),
+        )
     dpo_difference = gold_table(policies, data / "prompts_heldout.jsonl", args.samples)
     must_show(table, labels, reward_difference, dpo_difference)
 

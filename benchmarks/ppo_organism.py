@@ -37,8 +37,9 @@ JUDGE = "alignlab.organisms.assistant:judge"
 
 def trained(train, config_cls, config: dict) -> Path:
     """Train unless the run already finished (its model/ exists); the model directory."""
-    model = Path(config["output_dir"]) / "model"
-    return model if model.exists() else train(from_dict(config_cls, config))
+    from alignlab.trainers import train_or_reuse
+
+    return train_or_reuse(train, from_dict(config_cls, config))
 
 
 def smooth(rows: list[dict], key: str, window: int = 10) -> list[tuple[int, float]]:

@@ -92,8 +92,9 @@ def bias_table(reward_dir: Path, heldout: Path) -> dict[str, tuple[int, float, f
 
 def trained(train, config_cls, config: dict) -> Path:
     """Train unless the run already finished (its model/ exists); the model directory."""
-    model = Path(config["output_dir"]) / "model"
-    return model if model.exists() else train(from_dict(config_cls, config))
+    from alignlab.trainers import train_or_reuse
+
+    return train_or_reuse(train, from_dict(config_cls, config))
 
 
 def main() -> None:

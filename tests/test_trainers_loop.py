@@ -192,3 +192,32 @@ def test_a_killed_run_resumes_with_every_step_logged_once(lm_dir, train_file, tm
     steps = [r["step"] for r in read_metrics(run)]
     assert steps == list(range(1, 301))
     assert checkpoint_steps(run)[-1] == 300
+
+
+def test_train_or_reuse_returns_a_finished_model_and_resumes_a_partial_run(tmp_path):
+    from dataclasses import dataclass
+
+    from alignlab.trainers import train_or_reuse
+
+    @dataclass
+    class Config:
+        output_dir: str
+        resume: bool = False
+
+    calls = []
+
+    def train(config):
+        calls.append(config)
+        return Path(config.output_dir) / "model"
+
+    fresh = tmp_path / "fresh"
+    assert train_or_reuse(train, Config(str(fresh))) == fresh / "model"
+    assert calls[-1].resume is False
+    partial = tmp_path / "partial"
+    (partial / "checkpoints").mkdir(parents=True)
+    train_or_reuse(train, Config(str(partial)))
+    assert calls[-1].resume is True
+    done = tmp_path / "done"
+    (done / "model").mkdir(parents=True)
+    assert train_or_reuse(train, Config(str(done))) == done / "model"
+    assert len(calls) == 2

@@ -66,15 +66,12 @@ class Demo:
 
     def trained(self, train, config_cls, settings: dict) -> Path:
         """Train unless ``output_dir/model`` exists; an unfinished run resumes."""
-        run = Path(settings["output_dir"])
-        if (run / "model").exists():
-            return run / "model"
+        from alignlab.trainers import train_or_reuse
+
         # Measure at the start and the end only, and keep no intermediate checkpoints: the
         # demo reuses finished stages, and its runs are short.
         quick = {"max_steps": self.config.max_steps, "eval_every": 0, "save_every": 0}
-        settings = {**quick, **settings, "resume": run.exists()}
-        config = from_dict(config_cls, {**self.common, **settings})
-        return Path(train(config))
+        return train_or_reuse(train, from_dict(config_cls, {**self.common, **quick, **settings}))
 
     # --- stages ----------------------------------------------------------------
 

@@ -13,7 +13,7 @@ from alignlab.trainers.dpo import DPOConfig, train_dpo
 from alignlab.trainers.loop import NonFiniteLossError
 from alignlab.trainers.ppo import PPOConfig, train_ppo
 from alignlab.trainers.reward import RewardConfig, train_reward
-from alignlab.trainers.rundir import read_metrics
+from alignlab.trainers.rundir import read_metrics, train_or_reuse
 from alignlab.trainers.sft import SFTConfig, train_sft
 
 __all__ = [
@@ -29,6 +29,7 @@ __all__ = [
     "best_of_n",
     "read_metrics",
     "train_dpo",
+    "train_or_reuse",
     "train_ppo",
     "train_reward",
     "train_sft",

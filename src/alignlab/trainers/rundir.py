@@ -15,6 +15,8 @@ import json
 import logging
 import os
 import shutil
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +37,17 @@ def prepare_run_dir(run_dir: Path, config: Any, *, resume: bool) -> None:
         )
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "config.toml").write_text(to_toml(to_dict(config)), encoding="utf-8")
+
+
+def train_or_reuse(train: Callable[[Any], Path], config: Any) -> Path:
+    """The model directory of ``config``'s run: ``output_dir/model`` when that run finished,
+    else ``train(config)``, resuming the run when ``output_dir`` already holds part of it."""
+    run_dir = Path(config.output_dir)
+    if (run_dir / "model").exists():
+        return run_dir / "model"
+    if run_dir.exists() and not config.resume:
+        config = replace(config, resume=True)
+    return Path(train(config))
 
 
 class MetricsLog:
