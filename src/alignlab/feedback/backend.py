@@ -8,6 +8,7 @@ variable ``api_key_env`` names, never from a file).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from alignlab.models.backends import Backend, OpenAIChatBackend, ResponseCache
 
@@ -42,6 +43,13 @@ class ModelSpec:
             raise ValueError("model: name a model directory, hub id, or served model")
         if self.api_key_env is not None and self.base_url is None:
             raise ValueError("api_key_env: only an endpoint (base_url) takes an API key")
+
+
+def output_cache(output: str, enabled: bool, *specs: ModelSpec | None) -> ResponseCache | None:
+    """``OUTPUT.cache.sqlite`` for a run writing ``output``, when ``enabled`` and any of
+    ``specs`` is an endpoint (local models are not cached: rerunning them costs nothing)."""
+    served = any(spec is not None and spec.base_url for spec in specs)
+    return ResponseCache(Path(output + ".cache.sqlite")) if enabled and served else None
 
 
 def open_backend(spec: ModelSpec, cache: ResponseCache | None = None) -> Backend:

@@ -30,17 +30,16 @@ import json
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
 from alignlab.data.records import Comparison
-from alignlab.feedback.backend import ModelSpec, open_backend
+from alignlab.feedback.backend import ModelSpec, open_backend, output_cache
 from alignlab.feedback.constitution import Constitution, load_constitution
 from alignlab.feedback.items import PairItem, read_pairs, read_prompts, sample_pairs
 from alignlab.feedback.journal import Journal, run_settings
 from alignlab.feedback.revise import derived_seed
-from alignlab.models.backends import Backend, OptionProbs, ResponseCache, run_sync
+from alignlab.models.backends import Backend, OptionProbs, run_sync
 from alignlab.progress import progress_bar
 
 
@@ -218,10 +217,7 @@ def run_label(config: LabelConfig) -> dict:
         torch.set_num_threads(config.threads)
     constitution = load_constitution(config.constitution)
     journal = Journal(config.output, "comparison", run_settings(config), resume=config.resume)
-    served = config.feedback.base_url or (config.policy and config.policy.base_url)
-    cache = (
-        ResponseCache(Path(config.output + ".cache.sqlite")) if config.cache and served else None
-    )
+    cache = output_cache(config.output, config.cache, config.feedback, config.policy)
     feedback = open_backend(config.feedback, cache)
     if config.pairs is not None:
         pairs = read_pairs(config.pairs)

@@ -32,14 +32,13 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from alignlab.data.records import Demonstration, Message
-from alignlab.feedback.backend import ModelSpec, open_backend
+from alignlab.feedback.backend import ModelSpec, open_backend, output_cache
 from alignlab.feedback.constitution import Constitution, load_constitution, prompt_messages
 from alignlab.feedback.items import PromptItem, read_prompts
 from alignlab.feedback.journal import Journal, run_settings
-from alignlab.models.backends import Backend, GenerationRequest, ResponseCache
+from alignlab.models.backends import Backend, GenerationRequest
 from alignlab.progress import progress_bar
 
 
@@ -221,10 +220,7 @@ def run_revise(config: ReviseConfig) -> dict:
     constitution = load_constitution(config.constitution)
     prompts = read_prompts(config.prompts)
     journal = Journal(config.output, "demonstration", run_settings(config), resume=config.resume)
-    served = config.policy.base_url or (config.critic and config.critic.base_url)
-    cache = (
-        ResponseCache(Path(config.output + ".cache.sqlite")) if config.cache and served else None
-    )
+    cache = output_cache(config.output, config.cache, config.policy, config.critic)
     policy = open_backend(config.policy, cache)
     critic = policy if config.critic is None else open_backend(config.critic, cache)
     return critique_revise(prompts, policy, critic, constitution, config, journal)
