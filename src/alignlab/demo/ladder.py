@@ -214,52 +214,44 @@ class Demo:
             data["responses"] = json.loads(str(data["responses"]))
             return data
         from alignlab.models import load_causal_lm, load_tokenizer
-        from alignlab.models.generation import generate
         from alignlab.models.reward_fns import resolve_reward
+        from alignlab.trainers.best_of_n import best_of_n
         from alignlab.trainers.tracking import spread
 
         samples = read_records(self.org / "data" / "prompts_heldout.jsonl", "sample")
         chosen = spread(samples, self.config.bon_prompts)
         prompts = [s.input for s in chosen]
-        families = [s.meta.get("family", "") for s in chosen]
         sft = self.runs / "sft" / "model"
         model, tokenizer = load_causal_lm(sft, device="cpu"), load_tokenizer(sft)
-        n_max = self.config.bon_ns[-1]
-        responses = generate(
+        drawn = best_of_n(
             model,
             tokenizer,
             prompts,
-            num_return_sequences=n_max,
-            max_new_tokens=48,
-            batch_size=8,
+            resolve_reward(str(self.runs / "reward" / "model")),
+            self.config.bon_ns,
+            gold_fn=resolve_reward("gold"),
             seed=self.config.seed,
+            max_new_tokens=48,
             progress=self.config.progress,
         )
-        flat_p = [p for p in prompts for _ in range(n_max)]
-        flat_r = [r for rs in responses for r in rs]
-        from alignlab.organisms.assistant import judge
-
+        flat_p = [p for p, rs in zip(prompts, drawn.responses, strict=True) for _ in rs]
+        flat_r = [r for rs in drawn.responses for r in rs]
+        short = resolve_reward(str(self.runs / "reward-short" / "model"))(flat_p, flat_r)
         data = {
             "prompts": prompts,
-            "families": np.array(families),
-            "responses": responses,
-            "gold": np.array([judge(p, r).utility for p, r in zip(flat_p, flat_r, strict=True)]),
-            "proxy": np.asarray(
-                resolve_reward(str(self.runs / "reward" / "model"))(flat_p, flat_r)
-            ),
-            "short": np.asarray(
-                resolve_reward(str(self.runs / "reward-short" / "model"))(flat_p, flat_r)
-            ),
-            "words": np.array([len(r.split()) for r in flat_r]),
+            "families": np.array([s.meta.get("family", "") for s in chosen]),
+            "responses": drawn.responses,
+            "gold": drawn.gold,
+            "proxy": drawn.proxy,
+            "short": np.asarray(short).reshape(drawn.proxy.shape),
+            "words": np.array([len(r.split()) for r in flat_r]).reshape(drawn.proxy.shape),
         }
-        for key in ("gold", "proxy", "short", "words"):
-            data[key] = data[key].reshape(len(prompts), n_max)
         path.parent.mkdir(parents=True, exist_ok=True)
         np.savez(
             path,
             **{k: v for k, v in data.items() if k not in ("prompts", "responses")},
             prompts=json.dumps(prompts),
-            responses=json.dumps(responses),
+            responses=json.dumps(drawn.responses),
         )
         return data
 
