@@ -67,6 +67,18 @@ def _write_answers(path: Path, held: HeldOut, responses, judged) -> None:
     write_records(path, rows)
 
 
+def _row(name: str, model: str, held: HeldOut, responses, seed: int, out: Path, **extra) -> dict:
+    """A ladder row: gold metrics of ``responses`` plus ``extra`` ones; answers to ``out``."""
+    metrics, judged = gold_metrics(held.prompts, held.families, responses, seed)
+    _write_answers(out / f"{name}.jsonl", held, responses, judged)
+    return {
+        "stage": name,
+        "model": model,
+        "metrics": {**metrics, **extra},
+        "samples": _samples_for_report(held, responses, judged),
+    }
+
+
 def evaluate_policy(
     name: str, model_dir: Path, reference, held: HeldOut, samples: int, seed: int, out: Path
 ) -> dict:
@@ -85,16 +97,16 @@ def evaluate_policy(
         seed=seed,
     )
     responses = [[g.text for g in gs] for gs in generations]
-    metrics, judged = gold_metrics(held.prompts, held.families, responses, seed)
-    metrics["kl"] = kl_to_reference(model, reference, tokenizer.pad_token_id, generations, seed)
-    metrics["agreement"] = policy_agreement(model, tokenizer, held.pairs, held.pair_gold, seed)
-    _write_answers(out / f"{name}.jsonl", held, responses, judged)
-    return {
-        "stage": name,
-        "model": str(model_dir),
-        "metrics": metrics,
-        "samples": _samples_for_report(held, responses, judged),
-    }
+    return _row(
+        name,
+        str(model_dir),
+        held,
+        responses,
+        seed,
+        out,
+        kl=kl_to_reference(model, reference, tokenizer.pad_token_id, generations, seed),
+        agreement=policy_agreement(model, tokenizer, held.pairs, held.pair_gold, seed),
+    )
 
 
 def evaluate_best_of_n(
@@ -130,16 +142,16 @@ def evaluate_best_of_n(
     responses = [
         [drawn[p][k * n + picks[p, k]] for k in range(samples)] for p in range(len(held.prompts))
     ]
-    metrics, judged = gold_metrics(held.prompts, held.families, responses, seed)
-    metrics["kl"] = Estimate(kl, len(held.prompts), kl, kl).to_dict()
     flat_pairs_p = [p for p, _, _ in held.pairs for _ in range(2)]
     flat_pairs_r = [r for _, a, b in held.pairs for r in (a, b)]
     pair_scores = np.asarray(reward_fn(flat_pairs_p, flat_pairs_r)).reshape(-1, 2)
-    metrics["agreement"] = ordering_agreement(pair_scores, held.pair_gold, seed)
-    _write_answers(out / f"{name}.jsonl", held, responses, judged)
-    return {
-        "stage": name,
-        "model": f"best-of-{n} of {policy_dir} by {reward_fn!r}",
-        "metrics": metrics,
-        "samples": _samples_for_report(held, responses, judged),
-    }
+    return _row(
+        name,
+        f"best-of-{n} of {policy_dir} by {reward_fn!r}",
+        held,
+        responses,
+        seed,
+        out,
+        kl=Estimate(kl, len(held.prompts), kl, kl).to_dict(),
+        agreement=ordering_agreement(pair_scores, held.pair_gold, seed),
+    )
