@@ -12,6 +12,33 @@ PRESSURE = {"best_of_n": "n=", "ppo": "step ", "dpo": "beta "}
 """How each optimizer's pressure reads in a sentence."""
 
 
+COMPARISONS = (
+    ("Imitation", "gold", "gold utility", ("SFT", "SFT"), ("base", "the base model")),
+    (
+        "Reward hacking",
+        "padding",
+        "padding rate",
+        ("PPO", "PPO against the reward model"),
+        ("PPO-oracle", "PPO against gold"),
+    ),
+    (
+        "Reward hacking",
+        "sycophancy",
+        "sycophancy rate",
+        ("PPO", "PPO against the reward model"),
+        ("PPO-oracle", "PPO against gold"),
+    ),
+    (
+        "Constitutional AI",
+        "sycophancy",
+        "sycophancy rate",
+        ("CAI", "the SL-CAI model"),
+        ("SFT", "SFT"),
+    ),
+)
+"""Ladder sentences: (title, metric, what it is, (stage, its name), (stage, its name))."""
+
+
 def _row(results: dict, prefix: str) -> dict | None:
     for row in results.get("ladder") or []:
         if row["stage"] == prefix or row["stage"].startswith(prefix + " "):
@@ -54,43 +81,10 @@ def _ladder(results: dict) -> list[str]:
         out.append(
             f"Highest gold utility: {best['stage']} ({best['metrics']['gold']['value']:.3f})."
         )
-    base, sft = _row(results, "base"), _row(results, "SFT")
-    if _metric(base, "gold") and _metric(sft, "gold"):
-        out.append(
-            _compare(
-                "Imitation",
-                "gold utility",
-                "SFT",
-                sft["metrics"]["gold"],
-                "the base model",
-                base["metrics"]["gold"],
-            )
-        )
-    ppo, oracle = _row(results, "PPO"), _row(results, "PPO-oracle")
-    for name in ("padding", "sycophancy"):
-        if _metric(ppo, name) and _metric(oracle, name):
-            out.append(
-                _compare(
-                    "Reward hacking",
-                    f"{name} rate",
-                    "PPO against the reward model",
-                    ppo["metrics"][name],
-                    "PPO against gold",
-                    oracle["metrics"][name],
-                )
-            )
-    cai = _row(results, "CAI")
-    if _metric(cai, "sycophancy") and _metric(sft, "sycophancy"):
-        out.append(
-            _compare(
-                "Constitutional AI",
-                "sycophancy rate",
-                "the SL-CAI model",
-                cai["metrics"]["sycophancy"],
-                "SFT",
-                sft["metrics"]["sycophancy"],
-            )
-        )
+    for title, metric, what, (a_stage, a_name), (b_stage, b_name) in COMPARISONS:
+        a, b = _metric(_row(results, a_stage), metric), _metric(_row(results, b_stage), metric)
+        if a and b:
+            out.append(_compare(title, what, a_name, a, b_name, b))
     return out
 
 
