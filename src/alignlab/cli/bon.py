@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from alignlab.cli.console import err
+from alignlab.cli.console import err, fail
 
 app = typer.Typer(
     help="Best-of-n sampling: proxy and gold reward against KL, for each n.",
@@ -75,8 +75,7 @@ def bon(
             batch_size=batch_size,
         )
     except (FileNotFoundError, NotADirectoryError, ValueError) as e:
-        err.print(f"[red]error:[/] {e}")
-        raise typer.Exit(1) from None
+        raise fail(str(e), 1) from None
     result.write(out)
     _print_curve(result)
     typer.echo(str(out))

@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from alignlab.cli.console import err
+from alignlab.cli.console import err, fail, load_settings
 
 app = typer.Typer(
     help="Constitutional AI: revise answers by a constitution (SL-CAI) and label pairs with "
@@ -24,20 +24,10 @@ SET = typer.Option(
 RESUME = typer.Option(False, "--resume", help="Continue the run in its output file.")
 
 
-def _fail(message: str, code: int = 2) -> typer.Exit:
-    err.print(f"[red]error:[/] {escape(message)}", highlight=False)
-    return typer.Exit(code)
-
-
 def _load(config_class, config_file: Path | None, overrides: list[str], resume: bool):
-    from alignlab.config import ConfigError, load_config
-
-    try:
-        return load_config(
-            config_class, config_file, [*overrides, *(["resume=true"] if resume else [])]
-        )
-    except (ConfigError, ValueError) as e:
-        raise _fail(str(e)) from None
+    return load_settings(
+        config_class, config_file, [*overrides, *(["resume=true"] if resume else [])]
+    )
 
 
 def _errors():
@@ -69,7 +59,7 @@ def revise(config: Path | None = CONFIG, set_: list[str] = SET, resume: bool = R
     try:
         counts = run_revise(settings)
     except _errors() as e:
-        raise _fail(str(e), 1) from None
+        raise fail(str(e), 1) from None
     err.print(
         f"[green]done[/]: {counts['written']} revised answers written ({counts['total']} in all, "
         f"{counts['changed']} changed by revision, {counts['blank']} left out blank)"
@@ -90,7 +80,7 @@ def label(config: Path | None = CONFIG, set_: list[str] = SET, resume: bool = RE
     try:
         summary = run_label(settings)
     except _errors() as e:
-        raise _fail(str(e), 1) from None
+        raise fail(str(e), 1) from None
     err.print(
         f"[green]done[/]: {summary['written']} pairs labelled ({summary['total']} in all) from "
         f"option {summary['method']}; mean coverage {summary['coverage']:.3f}, mean probability "
@@ -109,7 +99,7 @@ def constitution(
     try:
         loaded = load_constitution(name)
     except ConstitutionError as e:
-        raise _fail(str(e)) from None
+        raise fail(str(e), 2) from None
     table = Table(title=f"{loaded.name}: {loaded.description}", show_lines=True)
     for column in ("principle", "critique", "revision", "comparison question"):
         table.add_column(column)

@@ -8,7 +8,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from alignlab.cli.console import err
+from alignlab.cli.console import err, fail
 from alignlab.data.records import RECORD_TYPES
 
 app = typer.Typer(help="Validate and describe record files (JSONL, Parquet, HF datasets).")
@@ -42,8 +42,7 @@ def validate(
     try:
         report = run(path, kind, on_problem=show, max_kept=0)
     except (FileNotFoundError, ValueError) as e:
-        err.print(f"[red]error:[/] {e}")
-        raise typer.Exit(2) from None
+        raise fail(str(e), 2) from None
     if report.n_problems > max_shown:
         err.print(f"... {report.n_problems - max_shown} more problems not shown")
     if report.n_records == 0 and report.n_problems == 0:
@@ -85,8 +84,7 @@ def stats(
         err.print(f"[red]error:[/] {e}\nrun `alignlab data validate {path}` to see every problem")
         raise typer.Exit(1) from None
     except (FileNotFoundError, ValueError) as e:
-        err.print(f"[red]error:[/] {e}")
-        raise typer.Exit(2) from None
+        raise fail(str(e), 2) from None
     if json_out:
         typer.echo(result.to_json())
         return

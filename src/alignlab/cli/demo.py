@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from alignlab.cli.console import err
+from alignlab.cli.console import err, fail, load_settings
 
 
 def demo(
@@ -27,18 +27,13 @@ def demo(
     each measured on held-out prompts by the gold utility, with the
     Goodhart curves and the three forms. Finished stages are reused.
     """
-    from alignlab.config import ConfigError, load_config
     from alignlab.demo import DemoConfig, run_demo
 
     given = {"out": None if out is None else str(out), "seed": seed, "threads": threads}
     overrides = [f"{k}={v!r}" for k, v in given.items() if v is not None] + list(set_)
     if fresh:
         overrides.append("fresh=true")
-    try:
-        settings = load_config(DemoConfig, config, overrides)
-    except (ConfigError, ValueError) as e:
-        err.print(f"[red]error:[/] {e}")
-        raise typer.Exit(2) from None
+    settings = load_settings(DemoConfig, config, overrides)
     report = run_demo(settings)
     err.print(f"[green]report:[/] {report}")
     typer.echo(str(report))
@@ -76,6 +71,5 @@ def report(
             write_results(directory, results)
         path = render_report(directory, out)
     except ResultsError as e:
-        err.print(f"[red]error:[/] {e}")
-        raise typer.Exit(1) from None
+        raise fail(str(e), 1) from None
     typer.echo(str(path))

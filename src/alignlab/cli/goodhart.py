@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from alignlab.cli.console import err
+from alignlab.cli.console import err, fail, load_settings
 
 app = typer.Typer(
     help="Goodhart's law as curves: proxy and gold against sqrt(KL), fits, oracle, warnings.",
@@ -22,23 +22,12 @@ MAX_POINT_ROWS = 12
 """Curves with more points than this are summarized, not listed point by point."""
 
 
-def _load(config_class, config_file: Path | None, overrides: list[str]):
-    from alignlab.config import ConfigError, load_config
-
-    try:
-        return load_config(config_class, config_file, overrides)
-    except (ConfigError, ValueError) as e:
-        err.print(f"[red]error:[/] {e}")
-        raise typer.Exit(2) from None
-
-
 def _call(fn, *args):
     """Run ``fn``; user errors (missing files, bad specs) exit 1 with the message."""
     try:
         return fn(*args)
     except (FileNotFoundError, NotADirectoryError, ValueError, KeyError) as e:
-        err.print(f"[red]error:[/] {e}")
-        raise typer.Exit(1) from None
+        raise fail(str(e), 1) from None
 
 
 def _shown(estimate: dict | None) -> str:
@@ -91,7 +80,7 @@ def sweep(config: Path | None = CONFIG, set_: list[str] = SET) -> None:
     from alignlab.measure.goodhart.curves import read_curves
     from alignlab.measure.goodhart.sweep import run_sweep
 
-    path = _call(run_sweep, _load(SweepConfig, config, set_))
+    path = _call(run_sweep, load_settings(SweepConfig, config, set_))
     _print_curves(read_curves(path))
     typer.echo(str(path))
 
@@ -162,7 +151,7 @@ def _experiment(name: str, config: Path | None, set_: list[str], seeds: int | No
 
     config_class, run = EXPERIMENTS[name]
     overrides = [*set_, *([f"seeds={seeds}"] if seeds is not None else [])]
-    path = _call(run, _load(config_class, config, overrides))
+    path = _call(run, load_settings(config_class, config, overrides))
     _print_summary(path)
     typer.echo(str(path))
 

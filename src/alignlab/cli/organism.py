@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from alignlab.cli.console import err
+from alignlab.cli.console import err, fail, load_settings
 
 app = typer.Typer(help="Model organisms: tiny worlds with a known gold utility.")
 
@@ -23,15 +23,10 @@ def build(
     cache: bool = typer.Option(True, help="Reuse and fill the organism cache ($ALIGNLAB_CACHE)."),
 ) -> None:
     """Build the assistant world: base model, datasets and world.json (cached by seed + config)."""
-    from alignlab.config import ConfigError, load_config
     from alignlab.organisms.assistant.build import build as run
     from alignlab.organisms.assistant.config import WorldConfig
 
-    try:
-        world_config = load_config(WorldConfig, config, set_)
-    except (ConfigError, ValueError) as e:
-        err.print(f"[red]error:[/] {e}")
-        raise typer.Exit(2) from None
+    world_config = load_settings(WorldConfig, config, set_)
     world = run(out, seed=seed, config=world_config, use_cache=cache)
     if world["reused"]:
         err.print(f"reused the build from the {world['reused']} (key {world['build_key']})")
@@ -69,8 +64,7 @@ def score(
             judgements.append(j)
             rows.append({"prompt": record.prompt, "response": record.response, **j.to_dict()})
     except RecordFileError as e:
-        err.print(f"[red]error:[/] {e}")
-        raise typer.Exit(1) from None
+        raise fail(str(e), 1) from None
     if out is not None:
         from alignlab.data.io import write_records
 

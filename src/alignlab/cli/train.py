@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from alignlab.cli.console import err
+from alignlab.cli.console import err, fail, load_settings
 
 app = typer.Typer(
     help="Train a policy or a reward model: sft, reward, dpo, ppo. Each writes a run directory.",
@@ -22,7 +22,6 @@ RESUME = typer.Option(
 
 def _run(kind: str, config_file: Path | None, overrides: list[str], resume: bool) -> None:
     """Load the config of trainer ``kind``, run it, and report; user errors exit non-zero."""
-    from alignlab.config import ConfigError, load_config
     from alignlab.trainers import (
         DPOConfig,
         NonFiniteLossError,
@@ -40,20 +39,16 @@ def _run(kind: str, config_file: Path | None, overrides: list[str], resume: bool
         "dpo": (DPOConfig, train_dpo),
         "ppo": (PPOConfig, train_ppo),
     }[kind]
-    try:
-        overrides = [*overrides, *(["resume=true"] if resume else [])]
-        config = load_config(config_class, config_file, overrides)
-    except (ConfigError, ValueError) as e:
-        err.print(f"[red]error:[/] {e}")
-        raise typer.Exit(2) from None
+    config = load_settings(
+        config_class, config_file, [*overrides, *(["resume=true"] if resume else [])]
+    )
     try:
         model_dir = train(config)
     except NonFiniteLossError as e:
         err.print(f"[red]stopped:[/] {e}")
         raise typer.Exit(1) from None
     except (FileNotFoundError, NotADirectoryError, ValueError) as e:
-        err.print(f"[red]error:[/] {e}")
-        raise typer.Exit(1) from None
+        raise fail(str(e), 1) from None
     err.print(f"[green]done[/]: {kind} model in {model_dir}")
     typer.echo(str(model_dir))
 
