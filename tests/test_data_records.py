@@ -140,3 +140,14 @@ def test_write_is_atomic_on_failure(tmp_path):
         write_records(path, broken())
     assert read_records(path) == [Demonstration("q", "a")]
     assert [p.name for p in tmp_path.iterdir()] == ["out.jsonl"]
+
+
+def test_complete_lines_drop_and_cut_a_torn_last_line(tmp_path):
+    from alignlab.data.io import complete_lines
+
+    path = tmp_path / "journal.jsonl"
+    path.write_bytes(b'{"a": 1}\n\n{"a": 2}\n{"a": ')
+    assert complete_lines(path, repair=False) == [(1, '{"a": 1}'), (3, '{"a": 2}')]
+    assert path.read_bytes().endswith(b'{"a": ')
+    assert complete_lines(path) == [(1, '{"a": 1}'), (3, '{"a": 2}')]
+    assert path.read_bytes() == b'{"a": 1}\n\n{"a": 2}\n'

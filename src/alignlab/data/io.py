@@ -60,6 +60,20 @@ class _BadJSON:
         self.message = message
 
 
+def complete_lines(path: str | Path, *, repair: bool = True) -> list[tuple[int, str]]:
+    """The non-blank complete lines of an append-only JSONL journal, with their 1-based
+    line numbers. A last line cut off by a killed writer is dropped and, with ``repair``,
+    cut from the file so that appending continues cleanly."""
+    path = Path(path)
+    raw = path.read_bytes()
+    complete = raw[: raw.rfind(b"\n") + 1]
+    if repair and len(complete) < len(raw):
+        with open(path, "r+b") as f:
+            f.truncate(len(complete))
+    lines = enumerate(complete.decode("utf-8").splitlines(), start=1)
+    return [(line_no, line) for line_no, line in lines if line.strip()]
+
+
 def detect_format(path: str | Path) -> Format:
     """File format from the path: a directory is a ``datasets`` save, else by suffix."""
     path = Path(path)

@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from alignlab.config import to_dict
+from alignlab.data.io import complete_lines
 from alignlab.data.records import RECORD_TYPES, Kind, Record, RecordError
 
 
@@ -81,15 +82,8 @@ class Journal:
         self.done = {r.meta.get("id") for r in self.records}
 
     def _read(self) -> list[Record]:
-        raw = self.path.read_bytes()
-        complete = raw[: raw.rfind(b"\n") + 1]
-        if len(complete) < len(raw):  # a line cut off by a killed writer
-            with open(self.path, "r+b") as f:
-                f.truncate(len(complete))
         records = []
-        for line_no, line in enumerate(complete.decode("utf-8").splitlines(), start=1):
-            if not line.strip():
-                continue
+        for line_no, line in complete_lines(self.path):
             try:
                 records.append(RECORD_TYPES[self.kind].from_dict(json.loads(line)))
             except json.JSONDecodeError as e:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from alignlab.data.io import complete_lines
 from alignlab.data.records import Message, Text
 from alignlab.measure.evals.task import Score
 
@@ -123,15 +124,8 @@ def read_records(path: str | Path, *, repair: bool = True) -> list[EvalRecord]:
     path = Path(path)
     if not path.exists():
         return []
-    raw = path.read_bytes()
-    complete = raw[: raw.rfind(b"\n") + 1]
-    if repair and len(complete) < len(raw):
-        with open(path, "r+b") as f:
-            f.truncate(len(complete))
     records = []
-    for line_no, line in enumerate(complete.decode("utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
+    for line_no, line in complete_lines(path, repair=repair):
         try:
             records.append(EvalRecord.from_dict(json.loads(line)))
         except json.JSONDecodeError as e:
