@@ -159,15 +159,18 @@ def advantages_and_returns(
     return advantages, returns
 
 
-def judge_rates(judge: Callable[[Text, str], Any], prompts, texts) -> dict[str, float]:
+def judge_rates(
+    judge: Callable[[Text, str], Any], prompts, texts, *, what: str = "rollout response"
+) -> dict[str, float]:
     """``gold/<category>`` rates of the judge's verdicts (and ``gold/padded`` when the
-    verdicts say whether a reply is padded); a category no response fell in is left out."""
+    verdicts say whether a reply is padded); a category no response fell in is left out.
+    A verdict the judge cannot give is an error naming the ``what`` and its index."""
     verdicts = []
     for i, (prompt, text) in enumerate(zip(prompts, texts, strict=True)):
         try:
             verdicts.append(judge(prompt, text))
         except ValueError as e:
-            raise ValueError(f"gold_judge failed on rollout response {i}: {e}") from e
+            raise ValueError(f"gold_judge failed on {what} {i}: {e}") from e
     found = [str(v.category) for v in verdicts]
     rates = {f"gold/{c}": found.count(c) / len(found) for c in sorted(set(found))}
     if all(hasattr(v, "padded") for v in verdicts):

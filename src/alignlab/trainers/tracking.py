@@ -30,6 +30,7 @@ from alignlab.models.generation import Generation, generate_samples
 from alignlab.models.reward_fns import RewardFn, resolve_judge, resolve_reward
 from alignlab.models.sequences import EncodedPair, collate, response_token_logps
 from alignlab.trainers.config import PolicyTrainConfig
+from alignlab.trainers.rollout import judge_rates
 
 
 def sequence_kl(
@@ -110,21 +111,8 @@ class PolicyEvaluator:
         if self.gold_fn is not None:
             metrics["gold/mean"] = float(self.gold_fn(self.prompts, texts).mean())
         if self.judge is not None:
-            metrics.update(self._judged(texts))
+            metrics.update(judge_rates(self.judge, self.prompts, texts, what="evaluation prompt"))
         return metrics
-
-    def _judged(self, texts: list[str]) -> dict[str, float]:
-        verdicts = []
-        for i, (prompt, text) in enumerate(zip(self.prompts, texts, strict=True)):
-            try:
-                verdicts.append(self.judge(prompt, text))
-            except ValueError as e:
-                raise ValueError(f"gold_judge failed on evaluation prompt {i}: {e}") from e
-        found = [str(v.category) for v in verdicts]
-        rates = {f"gold/{c}": found.count(c) / len(found) for c in sorted(set(found))}
-        if all(hasattr(v, "padded") for v in verdicts):
-            rates["gold/padded"] = float(np.mean([bool(v.padded) for v in verdicts]))
-        return rates
 
 
 def policy_evaluator(
