@@ -39,6 +39,12 @@ class HeldOut:
         shown = [families.index(f) for f in shown_families if f in families]
         return cls([s.input for s in samples], families, pairs, pair_gold, shown)
 
+    def pair_scores(self, reward_fn) -> np.ndarray:
+        """``reward_fn``'s scores of both answers of every held-out pair, ``[N, 2]``."""
+        prompts = [p for p, _, _ in self.pairs for _ in range(2)]
+        responses = [r for _, a, b in self.pairs for r in (a, b)]
+        return np.asarray(reward_fn(prompts, responses)).reshape(-1, 2)
+
 
 def _samples_for_report(held: HeldOut, responses, judged) -> list[dict]:
     return [
@@ -113,6 +119,7 @@ def evaluate_best_of_n(
     name: str,
     policy_dir: Path,
     reward_fn,
+    pair_scores: np.ndarray,
     n: int,
     kl: float,
     held: HeldOut,
@@ -120,7 +127,8 @@ def evaluate_best_of_n(
     seed: int,
     out: Path,
 ) -> dict:
-    """A ladder row for best-of-n: ``samples`` picks per prompt, each the reward's best of n."""
+    """A ladder row for best-of-n: ``samples`` picks per prompt, each the reward's best of n;
+    its agreement is that of ``pair_scores``, the reward's scores of the held-out pairs."""
     from alignlab.models import load_causal_lm, load_tokenizer
     from alignlab.models.generation import generate
 
@@ -142,9 +150,6 @@ def evaluate_best_of_n(
     responses = [
         [drawn[p][k * n + picks[p, k]] for k in range(samples)] for p in range(len(held.prompts))
     ]
-    flat_pairs_p = [p for p, _, _ in held.pairs for _ in range(2)]
-    flat_pairs_r = [r for _, a, b in held.pairs for r in (a, b)]
-    pair_scores = np.asarray(reward_fn(flat_pairs_p, flat_pairs_r)).reshape(-1, 2)
     return _row(
         name,
         f"best-of-{n} of {policy_dir} by {reward_fn!r}",

@@ -321,6 +321,7 @@ class Demo:
             *policies.items(),
         ]
         reward_fn = resolve_reward(str(models["rm"]))
+        pair_scores = {"rm": held.pair_scores(reward_fn)}
         with progress_bar(len(stages), "evaluations", enabled=config.progress, unit="stage") as bar:
             for name, model_dir in stages:
                 if model_dir is None:
@@ -329,6 +330,7 @@ class Demo:
                         f"RM-BoN (n={n})",
                         models["sft"],
                         reward_fn,
+                        pair_scores["rm"],
                         n,
                         best["kl"],
                         held,
@@ -353,7 +355,7 @@ class Demo:
             "organism": {"path": str(self.org), "build_key": world["build_key"]},
             "ladder": rows,
             "curves": curves,
-            "reward_models": self.reward_models(models, held, labels, ai_labels),
+            "reward_models": self.reward_models(models, held, labels, ai_labels, pair_scores),
             "goodhart_forms": [
                 goodhart.regressional(bon["gold"], config.bon_ns, config.noise_levels, seed),
                 goodhart.extremal(
@@ -377,17 +379,21 @@ class Demo:
         keep = [i for i, f in enumerate(bon["families"]) if f in ("harmful", "benign")]
         return [bon["prompts"][i] for i in keep], [bon["responses"][i] for i in keep]
 
-    def reward_models(self, models: dict, held, labels: list[list[bool]], ai_labels: Path) -> dict:
-        """Each judge of pairs against gold on the held-out pairs, and the annotators' ceiling."""
+    def reward_models(
+        self, models: dict, held, labels: list[list[bool]], ai_labels: Path, pair_scores: dict
+    ) -> dict:
+        """Each judge of pairs against gold on the held-out pairs, and the annotators' ceiling.
+        ``pair_scores`` holds the reward models' scores of the pairs already computed."""
         from alignlab.data.stats import compute_stats
         from alignlab.models.reward_fns import resolve_reward
 
         seed = self.config.seed
-        flat_p = [p for p, _, _ in held.pairs for _ in range(2)]
-        flat_r = [r for _, a, b in held.pairs for r in (a, b)]
         judges = []
-        for name, spec in (("reward model", models["rm"]), ("ensemble", models["ensemble"])):
-            scores = np.asarray(resolve_reward(str(spec))(flat_p, flat_r)).reshape(-1, 2)
+        for name, key in (("reward model", "rm"), ("ensemble", "ensemble")):
+            spec = models[key]
+            scores = pair_scores.get(key)
+            if scores is None:
+                scores = held.pair_scores(resolve_reward(str(spec)))
             accuracy = json.loads((Path(spec).parent / "eval.json").read_text())
             judges.append(
                 {
