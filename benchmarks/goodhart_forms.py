@@ -12,6 +12,7 @@ condition, the mean, standard deviation and range over seeds of its figures.
   fraction of selected responses longer than anything of their family the restricted
   model was fitted on, at n = 1 and n = 256, with Kendall's tau between that fraction and
   gold along n, how far gold fell among those selections and among the others, how much
+  less gold they have than the in-range ones (at the gold peak and at n = 256), how much
   more the model scores them, and fraction and gold n by n;
 - adversarial: the keyword detector's score and the gold judge's harm rate at n = 1 and
   n = 256, and gold.
@@ -51,6 +52,8 @@ FIGURES = {
         "tau_ood_gold",
         "ood_gold_drop",
         "in_gold_drop",
+        "ood_cost_peak",
+        "ood_cost_last",
         "ood_proxy_gap",
     ),
     "adversarial": (

@@ -28,6 +28,7 @@ from alignlab.measure.goodhart.experiments.extremal import (
     fitted_lengths,
     gold_by_region,
     matched,
+    ood_cost,
     proxy_gap,
     restrict,
     shift_drop,
@@ -143,6 +144,17 @@ def test_shift_drop_is_the_part_of_the_drop_from_moving_off_range():
     drop = found[0]["gold"]["value"] - found[1]["gold"]["value"]
     assert drop == pytest.approx(shift + 0.1 * (0.6 - 0.3) + 0.9 * (0.9 - 0.7))
     assert shift_drop([at(0.1, 0.6, 0.9), {**at(0.5, 0.3, 0.7), "gold_ood": None}]) is None
+
+
+def test_ood_cost_is_the_in_range_minus_off_range_gold_at_one_n():
+    found = [
+        {"n": 1, "gold_ood": 0.6, "gold_in": 0.9},
+        {"n": 4, "gold_ood": 0.5, "gold_in": 0.4},
+        {"n": 16, "gold_ood": None, "gold_in": 0.7},
+    ]
+    assert ood_cost(found, 1) == pytest.approx(0.3)
+    assert ood_cost(found, 4) == pytest.approx(-0.1)
+    assert ood_cost(found, 16) is None
 
 
 def test_extremal_config_checks_its_fields():
@@ -270,7 +282,8 @@ def test_each_experiment_runs_end_to_end_and_resumes(name, miniature, tmp_path):
     if name == "extremal":
         assert {"gold_ood", "gold_in"} <= set(summary["curves"][0]["points"][0])
         assert {r["condition"] for r in summary["rows"]} == {"restricted", "matched", "all"}
-        assert "ood_proxy_gap" in summary["rows"][0] and summary["curves"][0]["fitted_words"]
+        assert {"ood_proxy_gap", "ood_cost_peak"} <= set(summary["rows"][0])
+        assert summary["curves"][0]["fitted_words"]
     points = sorted(out.rglob("points.jsonl"))
     assert points
     before = [p.read_text() for p in points]

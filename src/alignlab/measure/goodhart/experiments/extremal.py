@@ -30,7 +30,9 @@ pooled over prompts (no interval: a prompt may have no selection in one region),
 row how far each fell from n = 1 to the largest n (``ood_gold_drop``, ``in_gold_drop``)
 and the part of gold's whole drop that the move off the fitted range accounts for
 (``shift_drop``, :func:`shift_drop`; the rest is the two regions' own drops, weighted by
-their share at n = 1).
+their share at n = 1). What a selection loses by being off range, ``gold_in - gold_ood``
+(:func:`ood_cost`), is reported at the gold peak's n, where over-optimization sets in
+(``ood_cost_peak``), and at the largest n (``ood_cost_last``).
 Why the selection goes where it does is told by ``ood_proxy_gap``: the model's mean score
 of OOD samples minus that of in-range ones, each score standardized within its prompt
 (positive: the model prefers what it was not fitted on). ``curves`` also holds each seed's
@@ -200,6 +202,16 @@ def _drop(found: list[dict], name: str) -> float | None:
     return None if first is None or last is None else first - last
 
 
+def ood_cost(found: list[dict], n: int) -> float | None:
+    """How much less gold best-of-``n``'s OOD selections have than its in-range ones
+    (``gold_in - gold_ood``; positive: moving off the fitted range costs gold); None when a
+    region has no selection at that n."""
+    point = next(p for p in found if p["n"] == n)
+    if point["gold_ood"] is None or point["gold_in"] is None:
+        return None
+    return point["gold_in"] - point["gold_ood"]
+
+
 def shift_drop(found: list[dict]) -> float | None:
     """The part of gold's drop from the first n to the last that comes from the selection
     moving off the fitted range: ``(ood_last - ood_first) * (gold_in - gold_ood)`` at the
@@ -246,6 +258,8 @@ def run_extremal(config: ExtremalConfig) -> Path:
                     ood_gold_drop=_drop(found, "gold_ood"),
                     in_gold_drop=_drop(found, "gold_in"),
                     shift_drop=shift_drop(found),
+                    ood_cost_peak=ood_cost(found, figures["peak_n"]),
+                    ood_cost_last=ood_cost(found, found[-1]["n"]),
                     ood_proxy_gap=gap,
                 )
                 rows.append(row)
