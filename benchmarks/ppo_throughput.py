@@ -6,7 +6,11 @@ head: nothing is downloaded), runs :func:`alignlab.trainers.ppo.train_ppo` for a
 number of steps, and prints the PPO steps per second and response tokens per second
 (medians after warm-up), the median seconds of each part of a step (generation, the
 policy/value and reference forward passes, the reward, the PPO update), and the wall
-time of a pure generation pass of the same batch for comparison.
+time of a pure generation pass of the same batch for comparison. Each part is also counted
+in forward passes (no gradients) of the sampled batch, and the step's floor is printed:
+generation plus the reference's and the reward's forwards plus a forward and backward
+(about three forwards) per PPO epoch, which no implementation can skip. On a CPU, where a
+small model's generation costs under two forwards, that floor lies well above 2x.
 
     python benchmarks/ppo_throughput.py [--steps 12] [--rollout-size 64] [--threads 1]
     python benchmarks/ppo_throughput.py --model runs/sft/model --reward runs/reward/model \\
@@ -30,6 +34,7 @@ from alignlab.data.io import read_records, write_records
 from alignlab.models.generation import generate_samples
 from alignlab.models.loading import load_causal_lm, load_tokenizer
 from alignlab.models.reward import RewardModel
+from alignlab.models.sequences import EncodedPair, collate
 from alignlab.organisms.assistant.config import ModelConfig
 from alignlab.organisms.assistant.language import build_tokenizer
 from alignlab.organisms.assistant.pretrain import model_config
@@ -62,8 +67,10 @@ def write_prompts(path: Path, n: int = 256) -> None:
     write_records(path, [{"input": f"what is {i % 10} + {i // 10 % 10} ?"} for i in range(n)])
 
 
-def generation_pass(config: PPOConfig, step: int) -> float:
-    """Seconds to sample the rollout of ``step`` from the starting model, and nothing else."""
+def generation_pass(config: PPOConfig, step: int) -> tuple[float, float]:
+    """Seconds to sample the rollout of ``step`` from the starting model, and nothing else;
+    and seconds of one forward pass (no gradients) over the sampled prompts + responses,
+    the unit every other part of a step is made of (median of three)."""
     tokenizer = load_tokenizer(config.model)
     model = load_causal_lm(config.model, dtype=config.dtype, device="cpu" if config.cpu else None)
     prompts = [s.input for s in read_records(config.prompts, "sample")]
@@ -73,8 +80,19 @@ def generation_pass(config: PPOConfig, step: int) -> float:
     kwargs = dict(max_new_tokens=config.max_new_tokens, batch_size=config.forward_batch_size)
     generate_samples(model, tokenizer, batch, seed=config.seed, **kwargs)  # warm-up
     started = time.perf_counter()
-    generate_samples(model, tokenizer, batch, seed=rollout_seed(config.seed, step), **kwargs)
-    return time.perf_counter() - started
+    groups = generate_samples(
+        model, tokenizer, batch, seed=rollout_seed(config.seed, step), **kwargs
+    )
+    generation = time.perf_counter() - started
+    pairs = [EncodedPair.from_ids(g[0].prompt_ids, g[0].response_ids) for g in groups]
+    encoded = collate(pairs, tokenizer.pad_token_id)
+    times = []
+    with torch.inference_mode():
+        for _ in range(4):
+            started = time.perf_counter()
+            model(input_ids=encoded["input_ids"], attention_mask=encoded["attention_mask"])
+            times.append(time.perf_counter() - started)
+    return generation, statistics.median(times[1:])
 
 
 def main() -> None:
@@ -123,7 +141,7 @@ def main() -> None:
         parameters = sum(p.numel() for p in load_causal_lm(model, device="cpu").parameters())
         train_ppo(config)
         rows = [r for r in read_metrics(root / "run") if r["step"] > WARMUP_STEPS]
-        generation = generation_pass(config, step=rows[0]["step"])
+        generation, forward = generation_pass(config, step=rows[0]["step"])
     step_s = statistics.median(r["time/rollout"] + r["time/train"] for r in rows)
     lengths = statistics.mean(r["response/length"] for r in rows)
     device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -135,13 +153,18 @@ def main() -> None:
     print(f"device: {device}; torch threads: {torch.get_num_threads()}")
     tokens_per_s = statistics.median(r["tokens_per_s"] for r in rows)
     print(f"PPO: {1 / step_s:.2f} steps/s, {tokens_per_s:,.0f} response tokens/s (median)")
-    print("where a step's time goes (median seconds):")
+    print("where a step's time goes (median seconds; share; in forward passes of the batch):")
     for name, key in PARTS.items():
         seconds = statistics.median(r[key] for r in rows)
-        print(f"  {name:34s} {seconds:7.3f}  {seconds / step_s:5.1%}")
+        print(f"  {name:34s} {seconds:7.3f}  {seconds / step_s:5.1%}  {seconds / forward:5.1f}")
     print(f"  {'whole step':34s} {step_s:7.3f}")
     print(f"pure generation pass of the same batch: {generation:.3f} s")
+    print(f"one forward pass of the batch, no gradients: {forward:.4f} s")
     print(f"a PPO step takes {step_s / generation:.1f}x a generation pass")
+    # Besides generation a step needs at least the reference's forward, the reward's, and
+    # a forward and backward (about three forwards) per PPO epoch: what no code can save.
+    floor = (generation + (2 + 3 * args.ppo_epochs) * forward) / generation
+    print(f"floor at this forward/generation cost ratio (ref + reward + update): {floor:.1f}x")
 
 
 if __name__ == "__main__":
