@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 from alignlab.config import to_dict
@@ -27,6 +28,28 @@ RUNTIME = frozenset(
     {"resume", "cache", "threads", "progress", "concurrency", "timeout", "max_retries"}
 )
 """Config fields that change how a run goes, not what it writes: a resumed run may differ in them."""
+
+
+@dataclass
+class JournalRunConfig:
+    """What every feedback run that writes a journal shares: how it runs, not what it writes."""
+
+    chunk_size: int = 64
+    """Items worked on together; their records are appended when the chunk finishes."""
+    resume: bool = False
+    """Continue the run in ``output``, skipping the items it finished."""
+    cache: bool = True
+    """Keep endpoint responses in OUTPUT.cache.sqlite, so a rerun does not pay again."""
+    threads: int = 0
+    """Torch CPU threads for local models; 0 keeps torch's default."""
+    progress: bool = True
+    """Show a progress bar on stderr."""
+
+    def __post_init__(self) -> None:
+        if self.chunk_size < 1:
+            raise ValueError(f"chunk_size: must be at least 1, got {self.chunk_size}")
+        if self.threads < 0:
+            raise ValueError(f"threads: must be >= 0, got {self.threads}")
 
 
 def run_settings(config) -> dict:

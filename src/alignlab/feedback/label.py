@@ -37,14 +37,14 @@ from alignlab.data.records import Comparison
 from alignlab.feedback.backend import ModelSpec, open_backend, output_cache
 from alignlab.feedback.constitution import Constitution, load_constitution
 from alignlab.feedback.items import PairItem, read_pairs, read_prompts, sample_pairs
-from alignlab.feedback.journal import Journal, run_settings
+from alignlab.feedback.journal import Journal, JournalRunConfig, run_settings
 from alignlab.feedback.revise import derived_seed
 from alignlab.models.backends import Backend, OptionProbs, run_sync
 from alignlab.progress import progress_bar
 
 
 @dataclass
-class LabelConfig:
+class LabelConfig(JournalRunConfig):
     """An AI-feedback labelling run: pairs, the feedback model, the constitution."""
 
     pairs: str | None = "organism/data/prefs.jsonl"
@@ -73,29 +73,18 @@ class LabelConfig:
     """Sampling temperature of the responses (``prompts`` only)."""
     seed: int = 0
     """Seeds the principles drawn, the votes and the sampled pairs."""
-    chunk_size: int = 64
-    """Pairs labelled together; their records are appended when the chunk finishes."""
-    resume: bool = False
-    """Continue the run in ``output``, skipping the pairs it finished."""
-    cache: bool = True
-    """Keep endpoint responses in OUTPUT.cache.sqlite, so a rerun does not pay again."""
-    threads: int = 0
-    """Torch CPU threads for local models; 0 keeps torch's default."""
-    progress: bool = True
-    """Show a progress bar on stderr."""
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if (self.pairs is None) == (self.prompts is None):
             raise ValueError("pairs, prompts: set exactly one (unset pairs to sample pairs)")
         if self.prompts is not None and self.policy is None:
             raise ValueError("policy: needed to sample pairs from prompts")
         if not 0.5 < self.clamp <= 1.0:
             raise ValueError(f"clamp: must lie in (0.5, 1], got {self.clamp}")
-        for name in ("principles_per_pair", "votes", "max_tokens", "chunk_size"):
+        for name in ("principles_per_pair", "votes", "max_tokens"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name}: must be at least 1, got {getattr(self, name)}")
-        if self.threads < 0:
-            raise ValueError(f"threads: must be >= 0, got {self.threads}")
 
 
 def option_probs(

@@ -37,13 +37,13 @@ from alignlab.data.records import Demonstration, Message
 from alignlab.feedback.backend import ModelSpec, open_backend, output_cache
 from alignlab.feedback.constitution import Constitution, load_constitution, prompt_messages
 from alignlab.feedback.items import PromptItem, read_prompts
-from alignlab.feedback.journal import Journal, run_settings
+from alignlab.feedback.journal import Journal, JournalRunConfig, run_settings
 from alignlab.models.backends import Backend, GenerationRequest
 from alignlab.progress import progress_bar
 
 
 @dataclass
-class ReviseConfig:
+class ReviseConfig(JournalRunConfig):
     """An SL-CAI run: prompts, the policy that answers, the critic that revises."""
 
     prompts: str = "organism/data/prompts_train.jsonl"
@@ -68,25 +68,14 @@ class ReviseConfig:
     """Most tokens per answer, critique and revision."""
     seed: int = 0
     """Seeds the sampling and the principles drawn: the same seed gives the same data."""
-    chunk_size: int = 64
-    """Answers revised together; their records are appended when the chunk finishes."""
-    resume: bool = False
-    """Continue the run in ``output``, skipping the answers it finished."""
-    cache: bool = True
-    """Keep endpoint responses in OUTPUT.cache.sqlite, so a rerun does not pay again."""
-    threads: int = 0
-    """Torch CPU threads for local models; 0 keeps torch's default."""
-    progress: bool = True
-    """Show a progress bar on stderr."""
 
     def __post_init__(self) -> None:
-        for name in ("rounds", "samples_per_prompt", "max_tokens", "chunk_size"):
+        super().__post_init__()
+        for name in ("rounds", "samples_per_prompt", "max_tokens"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name}: must be at least 1, got {getattr(self, name)}")
         if self.temperature < 0 or self.critic_temperature < 0:
             raise ValueError("temperature and critic_temperature: must be >= 0")
-        if self.threads < 0:
-            raise ValueError(f"threads: must be >= 0, got {self.threads}")
 
 
 def derived_seed(*parts: object) -> int:
