@@ -1,9 +1,12 @@
 """Shared test set-up: one torch thread (tiny models gain nothing from more, and two
-test processes on two cores would fight), and a private organism cache."""
+test processes on two cores would fight), a private organism cache, and a tiny causal LM
+for each test module that asks for ``lm_dir``."""
 
 import os
 
 import pytest
+
+from tiny_models import write_tiny_causal_lm
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
@@ -20,3 +23,10 @@ def pytest_configure(config):
 def _private_cache(tmp_path_factory, monkeypatch):
     """Builds in tests never read or write the user's organism cache."""
     monkeypatch.setenv("ALIGNLAB_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
+
+
+@pytest.fixture(scope="module")
+def lm_dir(tmp_path_factory):
+    """A tiny random Llama and its tokenizer, saved with ``save_pretrained``; one per module,
+    so a test that writes into it cannot reach another module's."""
+    return write_tiny_causal_lm(tmp_path_factory.mktemp("lm"))

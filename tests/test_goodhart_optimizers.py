@@ -12,7 +12,6 @@ from alignlab.measure.goodhart.points import PointStore
 from alignlab.measure.goodhart.ppo import heldout_pressures
 from alignlab.measure.goodhart.sweep import run_sweep
 from alignlab.models.reward_fns import batched
-from tiny_models import write_tiny_causal_lm
 
 
 @batched
@@ -23,11 +22,6 @@ def says_yes(prompts, responses):
 @batched
 def says_no(prompts, responses):
     return [r.split().count("no") / max(1, len(r.split())) for r in responses]
-
-
-@pytest.fixture(scope="module")
-def lm_dir(tmp_path_factory):
-    return write_tiny_causal_lm(tmp_path_factory.mktemp("lm"))
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,6 @@ from alignlab.measure.goodhart.points import PointStore
 from alignlab.measure.goodhart.sweep import report, run_sweep
 from alignlab.models.reward import RewardModel
 from alignlab.models.reward_fns import batched
-from tiny_models import write_tiny_causal_lm
 
 NS = [1, 2, 4, 8]
 CALLS = {"proxy": 0}
@@ -42,11 +41,6 @@ def near_three(prompts, responses):
 def judge(prompt, response):
     words = len(response.split())
     return SimpleNamespace(category="long" if words > 3 else "short", padded=words > 5)
-
-
-@pytest.fixture(scope="module")
-def lm_dir(tmp_path_factory):
-    return write_tiny_causal_lm(tmp_path_factory.mktemp("lm"))
 
 
 @pytest.fixture(scope="module")

@@ -11,11 +11,6 @@ from alignlab.models.loading import (
 from tiny_models import build_tokenizer, write_tiny_causal_lm
 
 
-@pytest.fixture(scope="module")
-def lm_dir(tmp_path_factory):
-    return write_tiny_causal_lm(tmp_path_factory.mktemp("lm"))
-
-
 def test_load_tokenizer_keeps_existing_pad(lm_dir):
     tokenizer = load_tokenizer(lm_dir)
     assert tokenizer.pad_token == "<pad>"

@@ -17,11 +17,6 @@ RESPONSES = ["paris", "hello there , how are you ?", "5", "no , it is 5", "no"]
 
 
 @pytest.fixture(scope="module")
-def lm_dir(tmp_path_factory):
-    return write_tiny_causal_lm(tmp_path_factory.mktemp("lm"))
-
-
-@pytest.fixture(scope="module")
 def reward_model(lm_dir):
     return RewardModel.from_causal_lm(lm_dir, device="cpu", seed=0)
 

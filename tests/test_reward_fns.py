@@ -4,7 +4,6 @@ import pytest
 from alignlab.models.reward import RewardEnsemble, RewardModel
 from alignlab.models.reward_fns import batched, resolve_judge, resolve_reward
 from alignlab.organisms.assistant import gold_utility, judge
-from tiny_models import write_tiny_causal_lm
 
 PROMPTS = ["what is 2 + 3 ?", "hi", "tell me a long story please"]
 RESPONSES = ["5", "hello there", "no"]
@@ -38,11 +37,6 @@ def fails_on_hi(prompt, response):
 
 
 NOT_CALLABLE = 3
-
-
-@pytest.fixture(scope="module")
-def lm_dir(tmp_path_factory):
-    return write_tiny_causal_lm(tmp_path_factory.mktemp("lm"))
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,6 @@ from alignlab.data.io import write_records
 from alignlab.models.loading import load_causal_lm, load_tokenizer
 from alignlab.models.sequences import collate, encode_pairs, sequence_logps
 from alignlab.trainers import DPOConfig, read_metrics, train_dpo
-from tiny_models import write_tiny_causal_lm
 
 PAIRS = [
     {
@@ -19,11 +18,6 @@ PAIRS = [
     for a in range(4)
     for b in range(3)
 ]
-
-
-@pytest.fixture(scope="module")
-def lm_dir(tmp_path_factory):
-    return write_tiny_causal_lm(tmp_path_factory.mktemp("lm"))
 
 
 @pytest.fixture(scope="module")

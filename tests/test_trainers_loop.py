@@ -19,7 +19,7 @@ from alignlab.models.loading import LoraSpec
 from alignlab.trainers import NonFiniteLossError, SFTConfig, read_metrics, train_sft
 from alignlab.trainers.loop import EpochSampler
 from alignlab.trainers.rundir import MetricsLog, checkpoint_steps
-from tiny_models import build_tokenizer, tiny_llama_config, write_tiny_causal_lm
+from tiny_models import build_tokenizer, tiny_llama_config
 
 DEMOS = [
     {"prompt": f"what is {a} + {b} ?", "completion": f"{a} + {b} = {a + b} ."}
@@ -27,11 +27,6 @@ DEMOS = [
     for b in range(3)
 ]
 TIMING = {"tokens_per_s"}
-
-
-@pytest.fixture(scope="module")
-def lm_dir(tmp_path_factory):
-    return write_tiny_causal_lm(tmp_path_factory.mktemp("lm"))
 
 
 @pytest.fixture(scope="module")

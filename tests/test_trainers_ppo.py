@@ -22,7 +22,6 @@ from alignlab.models.reward_fns import batched
 from alignlab.trainers import NonFiniteLossError, read_metrics
 from alignlab.trainers.ppo import PPOConfig, train_ppo
 from alignlab.trainers.rundir import checkpoint_steps
-from tiny_models import write_tiny_causal_lm
 
 PROMPTS = [{"input": f"what is {a} + {b} ?"} for a in range(4) for b in range(4)]
 TIMING = {"tokens_per_s"}
@@ -41,11 +40,6 @@ def no_fraction(prompts, responses):
 
 def says_yes(prompt, response):
     return SimpleNamespace(category="yes" if "yes" in response.split() else "other", padded=False)
-
-
-@pytest.fixture(scope="module")
-def lm_dir(tmp_path_factory):
-    return write_tiny_causal_lm(tmp_path_factory.mktemp("lm"))
 
 
 @pytest.fixture(scope="module")

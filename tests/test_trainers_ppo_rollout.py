@@ -17,7 +17,6 @@ from alignlab.trainers.rollout import (
     prompt_indices,
     rollout_seed,
 )
-from tiny_models import write_tiny_causal_lm
 
 # Two right-padded rows: a 3-token response after a 1-token prompt, then padding; and a
 # 3-token response after a 2-token prompt.
@@ -126,11 +125,6 @@ def test_judge_rates_leave_out_absent_categories():
 
 def word_count(prompts, responses):
     return np.array([len(r.split()) for r in responses], dtype=float)
-
-
-@pytest.fixture(scope="module")
-def lm_dir(tmp_path_factory):
-    return write_tiny_causal_lm(tmp_path_factory.mktemp("lm"))
 
 
 def test_collected_rollout_at_the_start(lm_dir):

@@ -15,7 +15,6 @@ from alignlab.trainers.preferences import (
     collate_comparisons,
     encode_comparisons,
 )
-from tiny_models import write_tiny_causal_lm
 
 PAIRS = [
     {
@@ -27,11 +26,6 @@ PAIRS = [
     for a in range(4)
     for b in range(4)
 ]
-
-
-@pytest.fixture(scope="module")
-def lm_dir(tmp_path_factory):
-    return write_tiny_causal_lm(tmp_path_factory.mktemp("lm"))
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,6 @@ from alignlab.config import load_config
 from alignlab.data.io import write_records
 from alignlab.models.loading import LoraSpec, load_causal_lm
 from alignlab.trainers import SFTConfig, read_metrics, train_sft
-from tiny_models import write_tiny_causal_lm
 
 DEMOS = [
     {"prompt": f"what is {a} + {b} ?", "completion": f"{a} + {b} = {a + b} ."}
@@ -33,11 +32,6 @@ def response_words(prompt, response: str) -> float:
 def first_word(prompt, response: str):
     words = response.split()
     return SimpleNamespace(category=words[0] if words else "empty", padded=len(words) > 3)
-
-
-@pytest.fixture(scope="module")
-def lm_dir(tmp_path_factory):
-    return write_tiny_causal_lm(tmp_path_factory.mktemp("lm"))
 
 
 @pytest.fixture(scope="module")
