@@ -13,7 +13,8 @@ condition, the mean, standard deviation and range over seeds of its figures.
   model was fitted on, at n = 1 and n = 256, with Kendall's tau between that fraction and
   gold along n, how far gold fell among those selections and among the others, how much
   less gold they have than the in-range ones (at the gold peak and at n = 256), how much
-  more the model scores them, and fraction and gold n by n;
+  more the model scores them, how often it orders pairs of samples as gold does (both in
+  range, one off and one in, both off), and fraction and gold n by n;
 - adversarial: the keyword detector's score and the gold judge's harm rate at n = 1 and
   n = 256, and gold.
 
@@ -55,6 +56,9 @@ FIGURES = {
         "ood_cost_peak",
         "ood_cost_last",
         "ood_proxy_gap",
+        "accuracy_in",
+        "accuracy_cross",
+        "accuracy_ood",
     ),
     "adversarial": (
         "detector_start",

@@ -30,6 +30,7 @@ from alignlab.measure.goodhart.experiments.extremal import (
     matched,
     ood_cost,
     proxy_gap,
+    region_accuracy,
     restrict,
     shift_drop,
 )
@@ -164,6 +165,20 @@ def test_extremal_config_checks_its_fields():
         ExtremalConfig(level=-0.5)
 
 
+def test_region_accuracy_counts_the_pairs_across_two_regions_that_gold_orders():
+    proxy = np.array([[0.0, 1.0, 2.0, 2.0], [5.0, 1.0, 3.0, 0.0]])
+    gold = np.array([[0.0, 1.0, 0.5, 1.0], [0.0, 0.0, 1.0, 1.0]])
+    long = np.array([[False, False, True, True], [False, True, False, True]])
+    # Prompt 0, long x short: (2,0) agrees, (2,1) disagrees, (3,0) agrees, (3,1) tied in
+    # gold (not counted). Prompt 1: (1,0) tied in gold, (1,2) agrees, (3,0) disagrees,
+    # (3,2) tied in gold. 3 of 5 agree.
+    assert region_accuracy(proxy, gold, long, ~long) == pytest.approx(3 / 5)
+    # Within the long ones: prompt 0's (2,3) is a proxy tie (1/2); prompt 1's (1,3) is
+    # gold-ordered, and counted from both sides as the other pairs are.
+    assert region_accuracy(proxy, gold, long, long) == pytest.approx((0.5 * 2 + 0) / 4)
+    assert region_accuracy(proxy, gold, long, np.zeros_like(long)) is None
+
+
 def test_proxy_gap_standardizes_within_prompts():
     proxy = np.array([[0.0, 1.0, 2.0, 3.0], [10.0, 10.0, 30.0, 30.0]])
     ood = np.array([[False, False, True, True], [False, False, True, True]])
@@ -282,7 +297,7 @@ def test_each_experiment_runs_end_to_end_and_resumes(name, miniature, tmp_path):
     if name == "extremal":
         assert {"gold_ood", "gold_in"} <= set(summary["curves"][0]["points"][0])
         assert {r["condition"] for r in summary["rows"]} == {"restricted", "matched", "all"}
-        assert {"ood_proxy_gap", "ood_cost_peak"} <= set(summary["rows"][0])
+        assert {"ood_proxy_gap", "ood_cost_peak", "accuracy_cross"} <= set(summary["rows"][0])
         assert summary["curves"][0]["fitted_words"]
     points = sorted(out.rglob("points.jsonl"))
     assert points

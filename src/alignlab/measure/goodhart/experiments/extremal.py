@@ -35,7 +35,11 @@ their share at n = 1). What a selection loses by being off range, ``gold_in - go
 (``ood_cost_peak``), and at the largest n (``ood_cost_last``).
 Why the selection goes where it does is told by ``ood_proxy_gap``: the model's mean score
 of OOD samples minus that of in-range ones, each score standardized within its prompt
-(positive: the model prefers what it was not fitted on). ``curves`` also holds each seed's
+(positive: the model prefers what it was not fitted on). Whether the model is right where
+it was fitted and wrong beyond is told by how often it orders a pair of one prompt's
+samples as gold does (:func:`region_accuracy`), for pairs of two in-range samples
+(``accuracy_in``), of an OOD and an in-range one (``accuracy_cross``: the comparisons that
+decide whether best-of-n leaves the range) and of two OOD ones (``accuracy_ood``). ``curves`` also holds each seed's
 fitted range per family (``fitted_words``) and pair counts (``pairs``).
 """
 
@@ -166,6 +170,21 @@ def proxy_gap(proxy, ood) -> float | None:
     return float(z[ood].mean() - z[~ood].mean())
 
 
+def region_accuracy(proxy, gold, first, second) -> float | None:
+    """Of the pairs of one prompt's samples, one in region ``first`` and one in ``second``,
+    that gold orders strictly, the fraction the proxy orders the same way (a proxy tie
+    counts 1/2), pooled over prompts; None when no pair counts. All arguments are
+    ``[prompts, samples]`` arrays, the regions boolean."""
+    agree = total = 0.0
+    for p, g, a, b in zip(proxy, gold, first, second, strict=True):
+        gold_sign = np.sign(g[a][:, None] - g[b][None, :])
+        proxy_sign = np.sign(p[a][:, None] - p[b][None, :])
+        counted = gold_sign != 0
+        total += counted.sum()
+        agree += ((proxy_sign == gold_sign) + 0.5 * (proxy_sign == 0))[counted].sum()
+    return float(agree / total) if total else None
+
+
 def prompt_families(sweep, split: str) -> list[str]:
     """The families of the prompts a sweep's split optimizes over, in the columns' order."""
     from alignlab.data.io import read_records
@@ -175,9 +194,10 @@ def prompt_families(sweep, split: str) -> list[str]:
     return [family(s) for s in spread(samples, sweep.max_prompts)]
 
 
-def ood_curve(sweep, split: str, fitted: dict[str, int]) -> tuple[list[dict], float | None]:
+def ood_curve(sweep, split: str, fitted: dict[str, int]) -> tuple[list[dict], dict]:
     """Per n of the sweep: gold and the fraction of selected responses longer than their
-    family's ``fitted`` length, from the sweep's own scored samples; and the proxy gap."""
+    family's ``fitted`` length, from the sweep's own scored samples; and the figures of the
+    samples themselves: the proxy gap and the three region accuracies."""
     _, columns = SampleSource(sweep, scorers_for(sweep)).columns(split)
     longest = np.array([fitted.get(f, 0) for f in prompt_families(sweep, split)])
     ood = columns["length"] > longest[:, None]
@@ -194,7 +214,13 @@ def ood_curve(sweep, split: str, fitted: dict[str, int]) -> tuple[list[dict], fl
                 "gold_in": gold_in,
             }
         )
-    return out, proxy_gap(columns["proxy"], ood)
+    proxy, gold = columns["proxy"], columns["gold"]
+    return out, {
+        "ood_proxy_gap": proxy_gap(proxy, ood),
+        "accuracy_in": region_accuracy(proxy, gold, ~ood, ~ood),
+        "accuracy_cross": region_accuracy(proxy, gold, ood, ~ood),
+        "accuracy_ood": region_accuracy(proxy, gold, ood, ood),
+    }
 
 
 def _drop(found: list[dict], name: str) -> float | None:
@@ -245,7 +271,7 @@ def run_extremal(config: ExtremalConfig) -> Path:
             sweep = sweep_config(config, setup, str(reward), root / condition / "sweep", seed)
             body = run_bon(sweep)
             for split in splits(body):
-                found, gap = ood_curve(sweep, split, fitted)
+                found, samples = ood_curve(sweep, split, fitted)
                 taus = kendall_tau_b(
                     [p["ood"]["value"] for p in found], [p["gold"]["value"] for p in found]
                 )
@@ -260,7 +286,7 @@ def run_extremal(config: ExtremalConfig) -> Path:
                     shift_drop=shift_drop(found),
                     ood_cost_peak=ood_cost(found, figures["peak_n"]),
                     ood_cost_last=ood_cost(found, found[-1]["n"]),
-                    ood_proxy_gap=gap,
+                    **samples,
                 )
                 rows.append(row)
                 curves.append(
