@@ -57,6 +57,15 @@ def test_seeded_sampling_repeats_and_seeds_differ(backend):
     assert len(draw(1)) == 3
 
 
+def test_seeded_requests_batch_and_each_gives_what_it_gives_alone(backend):
+    requests = [
+        GenerationRequest(p, max_tokens=8, temperature=1.0, seed=40 + i)
+        for i, p in enumerate(PROMPTS)
+    ]
+    together = [c.texts for c in backend.generate(requests)]
+    assert together == [backend.generate([r])[0].texts for r in requests]
+
+
 def test_option_probs_are_the_options_token_logprobs_normalized(backend):
     options = ["yes", "no no", "i do not know"]
     probs = backend.option_probs(PROMPTS[0], options)

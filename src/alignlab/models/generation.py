@@ -7,6 +7,11 @@ Sampling draws from the model's own distribution reshaped only by
 ``temperature`` and ``top_p``: knobs a checkpoint's ``generation_config.json`` may
 set (top-k, repetition penalty, ...) are switched off, so that PPO's log-probs
 describe the policy that actually sampled.
+
+A ``seed`` seeds torch's RNG for the whole call, so the samples depend on which prompts
+share a batch. With ``seeds``, one per prompt, each prompt's samples are drawn from a
+generator of its own (:class:`RowSampler`), so a prompt's samples are the same whichever
+prompts it is batched with: an evaluation can batch requests that each carry a seed.
 """
 
 from __future__ import annotations
@@ -17,7 +22,13 @@ from dataclasses import dataclass
 
 import torch
 from rich.progress import Progress
-from transformers import GenerationConfig
+from transformers import (
+    GenerationConfig,
+    LogitsProcessor,
+    LogitsProcessorList,
+    TemperatureLogitsWarper,
+    TopPLogitsWarper,
+)
 from transformers.tokenization_utils_base import PreTrainedTokenizerBase
 
 from alignlab.data.records import Text
@@ -91,6 +102,40 @@ def _eval_mode(model: torch.nn.Module) -> Iterator[None]:
         model.train(was_training)
 
 
+class RowSampler(LogitsProcessor):
+    """Draws each prompt's next tokens from its own seeded generator, after ``temperature``
+    and ``top_p``, and leaves only the drawn token possible, so that ``generate``'s own
+    sampling (run at temperature 1, top-p 1) can pick nothing else.
+
+    Rows are the prompts' ``rows_per_prompt`` consecutive sequences, as ``generate``
+    expands ``num_return_sequences``."""
+
+    def __init__(
+        self, seeds: Sequence[int], rows_per_prompt: int, temperature: float, top_p: float
+    ):
+        self.seeds = list(seeds)
+        self.rows = rows_per_prompt
+        self.warpers = LogitsProcessorList([TemperatureLogitsWarper(temperature)])
+        if top_p < 1.0:
+            self.warpers.append(TopPLogitsWarper(top_p))
+        self.generators: list[torch.Generator] | None = None
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+        if self.generators is None:
+            self.generators = [
+                torch.Generator(device=scores.device).manual_seed(s) for s in self.seeds
+            ]
+        probs = torch.softmax(self.warpers(input_ids, scores).float(), dim=-1)
+        chosen = torch.cat(
+            [
+                torch.multinomial(probs[i * self.rows : (i + 1) * self.rows], 1, generator=g)
+                for i, g in enumerate(self.generators)
+            ]
+        )
+        only = torch.full_like(scores, float("-inf"))
+        return only.scatter_(1, chosen, 0.0)
+
+
 def _left_pad(rows: list[list[int]], pad_id: int, device: torch.device):
     width = max(len(r) for r in rows)
     input_ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
@@ -120,14 +165,23 @@ def generate_samples(
     num_return_sequences: int = 1,
     batch_size: int = 32,
     seed: int | None = None,
+    seeds: Sequence[int] | None = None,
     progress: bool = False,
 ) -> list[list[Generation]]:
     """Generate ``num_return_sequences`` responses per prompt, keeping their token ids.
 
     Returns one list per prompt, in the prompts' order. With ``do_sample=False``
-    decoding is greedy (``temperature`` and ``top_p`` are unused); with a ``seed``
-    sampling is reproducible for the same prompts and ``batch_size``.
+    decoding is greedy (``temperature``, ``top_p`` and the seeds are unused); with a
+    ``seed`` sampling is reproducible for the same prompts and ``batch_size``; with
+    ``seeds`` (one per prompt) each prompt's samples are reproducible on their own,
+    whatever the other prompts and the ``batch_size``.
     """
+    if seeds is not None:
+        seeds = [int(s) for s in seeds]
+        if seed is not None:
+            raise ValueError("seed, seeds: give one seed for the call or one per prompt, not both")
+        if len(seeds) != len(prompts):
+            raise ValueError(f"seeds: expected one per prompt ({len(prompts)}), got {len(seeds)}")
     if max_new_tokens < 1:
         raise ValueError(f"max_new_tokens must be >= 1, got {max_new_tokens}")
     if batch_size < 1:
@@ -147,7 +201,14 @@ def generate_samples(
         raise ValueError("tokenizer has no pad token: load it with load_tokenizer to set one")
     stop_ids = stop_token_ids(model, tokenizer)
     stop_set = set(stop_ids)
-    sampling = {"temperature": temperature, "top_p": top_p, **_PLAIN_SAMPLING} if do_sample else {}
+    per_prompt = do_sample and seeds is not None
+    # A RowSampler applies temperature and top-p itself and leaves generate() one token.
+    warp = (
+        {"temperature": 1.0, "top_p": 1.0}
+        if per_prompt
+        else {"temperature": temperature, "top_p": top_p}
+    )
+    sampling = {**warp, **_PLAIN_SAMPLING} if do_sample else {}
     config = GenerationConfig(
         max_new_tokens=max_new_tokens,
         do_sample=do_sample,
@@ -164,15 +225,22 @@ def generate_samples(
     with (
         _eval_mode(model),
         torch.inference_mode(),
-        seeded(seed, device),
+        seeded(0 if per_prompt else seed, device),  # generate() draws too: keep the caller's RNG
         Progress(disable=not progress, transient=True) as bar,
     ):
         task = bar.add_task("generating", total=len(prompt_ids))
         for start in range(0, len(order), batch_size):
             chunk = order[start : start + batch_size]
             input_ids, attention_mask = _left_pad([prompt_ids[i] for i in chunk], pad_id, device)
+            processors = LogitsProcessorList()
+            if per_prompt:
+                chunk_seeds = [seeds[i] for i in chunk]
+                processors.append(RowSampler(chunk_seeds, num_return_sequences, temperature, top_p))
             output = model.generate(
-                input_ids=input_ids, attention_mask=attention_mask, generation_config=config
+                input_ids=input_ids,
+                attention_mask=attention_mask,
+                generation_config=config,
+                logits_processor=processors,
             )
             new_rows = output[:, input_ids.shape[1] :].tolist()
             for row, new_ids in enumerate(new_rows):
@@ -190,31 +258,11 @@ def generate(
     model: torch.nn.Module,
     tokenizer: PreTrainedTokenizerBase,
     prompts: Sequence[Text],
-    *,
-    max_new_tokens: int = 64,
-    temperature: float = 1.0,
-    top_p: float = 1.0,
-    do_sample: bool = True,
-    num_return_sequences: int = 1,
-    batch_size: int = 32,
-    seed: int | None = None,
-    progress: bool = False,
+    **options,
 ) -> list[list[str]]:
     """Generate response texts (special tokens stripped), ``num_return_sequences`` per prompt.
 
-    The same as :func:`generate_samples`, keeping only the texts.
+    The same as :func:`generate_samples`, with its keyword options, keeping only the texts.
     """
-    samples = generate_samples(
-        model,
-        tokenizer,
-        prompts,
-        max_new_tokens=max_new_tokens,
-        temperature=temperature,
-        top_p=top_p,
-        do_sample=do_sample,
-        num_return_sequences=num_return_sequences,
-        batch_size=batch_size,
-        seed=seed,
-        progress=progress,
-    )
+    samples = generate_samples(model, tokenizer, prompts, **options)
     return [[g.text for g in group] for group in samples]

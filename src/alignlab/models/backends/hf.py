@@ -1,11 +1,12 @@
 """A local HF causal LM behind the :class:`~alignlab.models.backends.base.Backend` protocol.
 
 Evaluation calls a local model exactly as it calls an endpoint, so a suite gives
-the same records either way. Generation is batched, left-padded and seeded by
-:func:`~alignlab.models.generation.generate_samples`; requests are grouped by
-their sampling settings, and sampled requests also by seed, so a seeded request
-is as repeatable as the endpoint's. Greedy requests (temperature 0) ignore the
-seed and share batches.
+the same records either way. Generation is batched and left-padded by
+:func:`~alignlab.models.generation.generate_samples`; requests are grouped by their
+sampling settings, and a seeded sampled request draws from a generator seeded by its own
+seed, so it gives the same completion whichever requests share its batch: as repeatable
+as the endpoint's, and as fast as a batch. Greedy requests (temperature 0) ignore the
+seed.
 
 Option probabilities come from the log-probabilities of each option's tokens:
 ``log p(option | prompt)`` summed over the option's tokens as the model would
@@ -106,11 +107,11 @@ class HFBackend:
                 )
         groups: dict[tuple, list[int]] = defaultdict(list)
         for i, r in enumerate(requests):
-            seed = r.seed if r.temperature > 0 else None
-            groups[(r.max_tokens, r.temperature, r.top_p, r.n, seed)].append(i)
+            seeded = r.temperature > 0 and r.seed is not None
+            groups[(r.max_tokens, r.temperature, r.top_p, r.n, seeded)].append(i)
         results: list[Completion | None] = [None] * len(requests)
         with self._lock:
-            for (max_tokens, temperature, top_p, n, seed), indices in groups.items():
+            for (max_tokens, temperature, top_p, n, seeded), indices in groups.items():
                 samples = generate_samples(
                     self.model,
                     self.tokenizer,
@@ -121,7 +122,7 @@ class HFBackend:
                     do_sample=temperature > 0,
                     num_return_sequences=n,
                     batch_size=self.batch_size,
-                    seed=seed,
+                    seeds=[requests[i].seed for i in indices] if seeded else None,
                     progress=progress,
                 )
                 for i, group in zip(indices, samples, strict=True):
