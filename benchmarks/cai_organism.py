@@ -42,6 +42,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
+from organism_runs import sft_policy, trained
 
 from alignlab.config import from_dict
 from alignlab.data import read_records
@@ -209,7 +210,6 @@ def main() -> None:
         RewardConfig,
         SFTConfig,
         train_dpo,
-        train_or_reuse,
         train_reward,
         train_sft,
     )
@@ -231,18 +231,7 @@ def main() -> None:
     org, runs, data = args.organism, args.runs, args.organism / "data"
     common = {"threads": args.threads, "progress": True}
 
-    sft = train_or_reuse(
-        train_sft,
-        from_dict(
-            SFTConfig,
-            {
-                **common,
-                "model": str(org / "base"),
-                "train_file": str(data / "sft.jsonl"),
-                "output_dir": str(runs / "sft"),
-            },
-        ),
-    )
+    sft = sft_policy(org, runs, **common)
     revisions = runs / "revisions.jsonl"
     if not revisions.exists():
         run_revise(
@@ -259,17 +248,15 @@ def main() -> None:
                 },
             )
         )
-    sl_cai = train_or_reuse(
+    sl_cai = trained(
         train_sft,
-        from_dict(
-            SFTConfig,
-            {
-                **common,
-                "model": str(sft),
-                "train_file": str(revisions),
-                "output_dir": str(runs / "sl_cai"),
-            },
-        ),
+        SFTConfig,
+        {
+            **common,
+            "model": str(sft),
+            "train_file": str(revisions),
+            "output_dir": str(runs / "sl_cai"),
+        },
     )
     table = sycophancy_table(
         {"SFT": sft, "SL-CAI": sl_cai}, data / "prompts_heldout.jsonl", args.samples
@@ -298,18 +285,16 @@ def main() -> None:
         ("RM on AI labels", runs / "ai_prefs.jsonl"),
     ):
         out = runs / ("rm_" + name.split(" on ")[1].split()[0].lower())
-        rewards[name] = train_or_reuse(
+        rewards[name] = trained(
             train_reward,
-            from_dict(
-                RewardConfig,
-                {
-                    **common,
-                    "model": str(sft),
-                    "train_file": str(train_file),
-                    "eval_file": None,
-                    "output_dir": str(out),
-                },
-            ),
+            RewardConfig,
+            {
+                **common,
+                "model": str(sft),
+                "train_file": str(train_file),
+                "eval_file": None,
+                "output_dir": str(out),
+            },
         )
     reward_difference = reward_model_agreement(rewards, runs / "ai_heldout.jsonl")
 
@@ -319,17 +304,15 @@ def main() -> None:
         ("DPO on AI labels", runs / "ai_prefs.jsonl"),
     ):
         out = runs / name.split(" on ")[1].split()[0].lower()
-        policies[name] = train_or_reuse(
+        policies[name] = trained(
             train_dpo,
-            from_dict(
-                DPOConfig,
-                {
-                    **common,
-                    "model": str(sft),
-                    "train_file": str(train_file),
-                    "output_dir": str(out),
-                },
-            ),
+            DPOConfig,
+            {
+                **common,
+                "model": str(sft),
+                "train_file": str(train_file),
+                "output_dir": str(out),
+            },
         )
     dpo_difference = gold_table(policies, data / "prompts_heldout.jsonl", args.samples)
     must_show(table, labels, reward_difference, dpo_difference)

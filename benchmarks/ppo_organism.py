@@ -15,31 +15,14 @@ PPO four ways from the SFT policy and prints what each shows:
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import numpy as np
+from organism_runs import organism, reward_model, sft_policy, trained
 
-from alignlab.config import from_dict
-from alignlab.organisms.assistant import WorldConfig, build
-from alignlab.trainers import (
-    PPOConfig,
-    RewardConfig,
-    SFTConfig,
-    read_metrics,
-    train_ppo,
-    train_reward,
-    train_sft,
-)
+from alignlab.trainers import PPOConfig, read_metrics, train_ppo
 
 JUDGE = "alignlab.organisms.assistant:judge"
-
-
-def trained(train, config_cls, config: dict) -> Path:
-    """Train unless the run already finished (its model/ exists); the model directory."""
-    from alignlab.trainers import train_or_reuse
-
-    return train_or_reuse(train, from_dict(config_cls, config))
 
 
 def smooth(rows: list[dict], key: str, window: int = 10) -> list[tuple[int, float]]:
@@ -85,36 +68,11 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=200)
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
-    org, runs = args.organism, args.runs
-    world = org / "world.json"
-    if world.exists():
-        saved = json.loads(world.read_text())
-        build(org, seed=saved["seed"], config=from_dict(WorldConfig, saved["config"]))
-    else:
-        build(org)
+    org, runs = organism(args.organism), args.runs
     data = org / "data"
     common = {"threads": args.threads}
-    sft = trained(
-        train_sft,
-        SFTConfig,
-        {
-            **common,
-            "model": str(org / "base"),
-            "train_file": str(data / "sft.jsonl"),
-            "output_dir": str(runs / "sft"),
-        },
-    )
-    rm = trained(
-        train_reward,
-        RewardConfig,
-        {
-            **common,
-            "model": str(sft),
-            "train_file": str(data / "prefs.jsonl"),
-            "eval_file": str(data / "prefs_heldout.jsonl"),
-            "output_dir": str(runs / "reward"),
-        },
-    )
+    sft = sft_policy(org, runs, **common)
+    rm = reward_model(org, sft, runs, **common)
     ppo_common = {
         **common,
         "model": str(sft),

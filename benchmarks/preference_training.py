@@ -21,12 +21,12 @@ from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
+from organism_runs import organism, reward_model, sft_policy, trained
 
-from alignlab.config import from_dict
 from alignlab.data import read_records
 from alignlab.data.stats import compute_stats
 from alignlab.measure import mean
-from alignlab.organisms.assistant import WorldConfig, build, judge
+from alignlab.organisms.assistant import judge
 
 
 def sampled_gold(model_dir: Path, prompts_file: Path, samples: int, seed: int):
@@ -90,22 +90,8 @@ def bias_table(reward_dir: Path, heldout: Path) -> dict[str, tuple[int, float, f
     return table
 
 
-def trained(train, config_cls, config: dict) -> Path:
-    """Train unless the run already finished (its model/ exists); the model directory."""
-    from alignlab.trainers import train_or_reuse
-
-    return train_or_reuse(train, from_dict(config_cls, config))
-
-
 def main() -> None:
-    from alignlab.trainers import (
-        DPOConfig,
-        RewardConfig,
-        SFTConfig,
-        train_dpo,
-        train_reward,
-        train_sft,
-    )
+    from alignlab.trainers import DPOConfig, train_dpo
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--organism", type=Path, default=Path("organism"))
@@ -114,36 +100,11 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=4, help="samples per held-out prompt")
     parser.add_argument("--betas", default="0.1,0.3", help="DPO betas, comma-separated")
     args = parser.parse_args()
-    org, runs = args.organism, args.runs
-    # Reuse an existing organism as it was built (its config may differ from the defaults).
-    world = org / "world.json"
-    config = (
-        from_dict(WorldConfig, json.loads(world.read_text())["config"]) if world.exists() else None
-    )
-    build(org, seed=json.loads(world.read_text())["seed"] if world.exists() else 0, config=config)
+    org, runs = organism(args.organism), args.runs
     data = org / "data"
     common = {"threads": args.threads, "progress": True}
-    sft = trained(
-        train_sft,
-        SFTConfig,
-        {
-            **common,
-            "model": str(org / "base"),
-            "train_file": str(data / "sft.jsonl"),
-            "output_dir": str(runs / "sft"),
-        },
-    )
-    rm = trained(
-        train_reward,
-        RewardConfig,
-        {
-            **common,
-            "model": str(sft),
-            "train_file": str(data / "prefs.jsonl"),
-            "eval_file": str(data / "prefs_heldout.jsonl"),
-            "output_dir": str(runs / "reward"),
-        },
-    )
+    sft = sft_policy(org, runs, **common)
+    rm = reward_model(org, sft, runs, **common)
     betas = [float(b) for b in args.betas.split(",")]
     dpo = {}
     for beta in betas:
