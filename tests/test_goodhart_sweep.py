@@ -144,6 +144,27 @@ def test_an_interrupted_sweep_resumes_without_recomputing_finished_points(
     assert made == []
 
 
+def test_sampling_continues_past_a_torn_journal_line(lm_dir, prompt_files, tmp_path):
+    from alignlab.models.loading import load_causal_lm, load_tokenizer
+
+    config = sweep_config(lm_dir, prompt_files, tmp_path, best_of_n={"ns": NS, "oracle": False})
+    config.batch_size = 2
+
+    def load():
+        return load_causal_lm(lm_dir, device="cpu"), load_tokenizer(lm_dir)
+
+    first = bon_module.sample(config, "train", tmp_path / "samples", load)
+    journal = tmp_path / "samples" / "train.jsonl"
+    lines = journal.read_text().splitlines()
+    # A run killed while writing its second batch: one whole row and half of the next.
+    journal.write_text(lines[0] + "\n" + lines[1][: len(lines[1]) // 2])
+    again = bon_module.sample(config, "train", tmp_path / "samples", load)
+    assert again == first
+    # Every line parses again; the torn batch was sampled anew, its whole row repeated.
+    rows = [json.loads(line) for line in journal.read_text().splitlines()]
+    assert {row["index"] for row in rows} == set(range(len(first)))
+
+
 def test_a_sweep_refuses_the_points_of_another_config(lm_dir, prompt_files, tmp_path):
     run_sweep(sweep_config(lm_dir, prompt_files, tmp_path, heldout_prompts=None))
     with pytest.raises(ValueError, match="reward"):

@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from alignlab.config import fingerprint
+from alignlab.data.io import complete_lines
 from alignlab.data.records import Text
 from alignlab.measure.goodhart.config import SweepConfig
 from alignlab.measure.goodhart.points import PointStore, exact
@@ -89,7 +90,7 @@ def sample(config: SweepConfig, split: str, directory: Path, load_policy) -> lis
     path = directory / f"{split}.jsonl"
     done: dict[int, list[str]] = {}
     if path.exists():
-        for line in path.read_text(encoding="utf-8").splitlines():
+        for _, line in complete_lines(path):  # a torn last line is cut, so appends stay whole
             try:
                 row = json.loads(line)
                 done[row["index"]] = row["responses"]
