@@ -40,7 +40,8 @@ def pipeline(root: Path, threads: int) -> dict[str, str]:
             policy=str(policy) if (policy / "config.json").exists() else None,
             output_dir=str(runs),
             threads=threads,
-        )
+        ),
+        claim=False,
     )
     reward = runs / "reward"
     if not (reward / "model" / "config.json").exists():

@@ -19,6 +19,7 @@ from alignlab.measure.goodhart.experiments.adversarial import family_prompts
 from alignlab.measure.goodhart.experiments.base import (
     across_seeds,
     annotator_pool,
+    claim_output_dir,
     curve_figures,
     labelled_pairs,
 )
@@ -156,6 +157,15 @@ def test_ood_cost_is_the_in_range_minus_off_range_gold_at_one_n():
     assert ood_cost(found, 1) == pytest.approx(0.3)
     assert ood_cost(found, 4) == pytest.approx(-0.1)
     assert ood_cost(found, 16) is None
+
+
+def test_an_output_dir_refuses_a_rerun_with_other_settings(tmp_path):
+    config = ExtremalConfig(output_dir=str(tmp_path), level=0.0, seeds=3)
+    claim_output_dir(config)
+    # More seeds, other threads, another cache: the same runs, so the same directory.
+    claim_output_dir(ExtremalConfig(output_dir=str(tmp_path), level=0.0, seeds=5, threads=2))
+    with pytest.raises(ValueError, match=r"level, n_pairs differ from experiment.json"):
+        claim_output_dir(ExtremalConfig(output_dir=str(tmp_path), level=1.0, n_pairs=100))
 
 
 def test_extremal_config_checks_its_fields():

@@ -8,6 +8,7 @@ An experiment writes under its ``output_dir``::
     seed-<s>/<condition>/pairs.jsonl     the comparisons a reward model is fitted to
     seed-<s>/<condition>/sweep/          its best-of-n sweep (points.jsonl, curves.json)
     summary.json                         per condition and seed, and across seeds
+    experiment.json                      the settings the stored runs were made with
 
 and shares with the other experiments a ``cache_dir``::
 
@@ -17,7 +18,8 @@ and shares with the other experiments a ``cache_dir``::
 so every condition of a seed is optimized over the same samples, and a reward model two
 experiments both need (the organism's own pool on the same pairs) is fitted once. Each
 step is skipped when its output exists, so a rerun (``--seeds 5`` after ``--seeds 3``)
-computes only what is new.
+computes only what is new; a rerun whose other settings differ from ``experiment.json``'s
+is refused, since it would reuse runs made under the old ones.
 """
 
 from __future__ import annotations
@@ -83,9 +85,38 @@ class Setup:
     policy: str
 
 
-def prepare(config: ExperimentConfig) -> Setup:
-    """Build the organism if missing and train the starting policy if none is given."""
+RERUN_FREE = frozenset({"seeds", "first_seed", "threads", "cache_dir"})
+"""Settings a rerun into the same ``output_dir`` may change: which seeds, and how it runs."""
+
+
+def claim_output_dir(config: ExperimentConfig) -> None:
+    """Record the settings of the runs in ``output_dir`` (``experiment.json``), or refuse a
+    config that differs from the recorded one in anything but :data:`RERUN_FREE`."""
+    out = Path(config.output_dir)
+    path = out / "experiment.json"
+    settings = {k: v for k, v in to_dict(config).items() if k not in RERUN_FREE}
+    if path.exists():
+        stored = json.loads(path.read_text(encoding="utf-8"))
+        changed = sorted(
+            k for k in settings.keys() | stored.keys() if settings.get(k) != stored.get(k)
+        )
+        if changed:
+            raise ValueError(
+                f"{out}: holds runs made with other settings ({', '.join(changed)} differ from "
+                f"{path.name}); choose another output_dir, or delete this one to start afresh"
+            )
+        return
+    out.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(settings, indent=2) + "\n", encoding="utf-8")
+
+
+def prepare(config: ExperimentConfig, *, claim: bool = True) -> Setup:
+    """Claim ``output_dir`` for this config (unless ``claim`` is off: set-up only), build
+    the organism if missing and train the starting policy if none is given."""
     from alignlab.organisms.assistant import WorldConfig, build
+
+    if claim:
+        claim_output_dir(config)
 
     organism = Path(config.organism)
     world_file = organism / "world.json"

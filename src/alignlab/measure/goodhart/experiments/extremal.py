@@ -84,9 +84,13 @@ class ExtremalConfig(ExperimentConfig):
     quantile: float = 0.5
     """Per prompt family, the ``restricted`` model sees only pairs whose responses both have
     at most this quantile of the family's response lengths, in words."""
-    level: float = 1.0
+    level: float = 0.0
     """Scale of the organism pool's annotator noise and bias (the regressional experiment's
-    :func:`scaled_annotators`): 1 is the organism's own pool, 0 labels nearly by gold."""
+    :func:`scaled_annotators`): 0 labels nearly by gold, 1 is the organism's own pool. At
+    0 a model that saw long responses learns what gold says of them, so what sets the
+    restricted model apart is what it never saw. At 1 the pool's liking for length teaches
+    every model that saw long responses to prefer them (the regressional experiment's
+    subject), and the controls leave the range further than the restricted model."""
 
     def __post_init__(self) -> None:
         super().__post_init__()
