@@ -1,10 +1,13 @@
-"""Evaluation throughput against a local OpenAI-compatible server: samples per second.
+"""Evaluation throughput against a local OpenAI-compatible server, and through a local
+HF model: samples per second.
 
 Starts the test server (``tests/openai_server.py``) on a tiny random model,
 batching up to 32 concurrent requests, and runs the verbosity suite through
 :class:`~alignlab.models.backends.OpenAIChatBackend` at concurrency 1, 8 and 32,
 each into a fresh run directory (no response cache), printing samples per
-second. Run it from the repository root::
+second. Then runs the same suite, sampled at temperature 1 (every request carries its
+own seed), through :class:`~alignlab.models.backends.HFBackend` on the same model, at
+batch sizes 1 and 32. Run it from the repository root::
 
     python benchmarks/eval_throughput.py [--samples 96] [--max-tokens 16]
 """
@@ -20,7 +23,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from alignlab.measure.evals import RunConfig, SuiteOptions, build_tasks, run_eval
-from alignlab.models.backends import OpenAIChatBackend
+from alignlab.models.backends import HFBackend, OpenAIChatBackend
 from openai_server import serve
 from tiny_models import write_tiny_causal_lm
 
@@ -47,6 +50,19 @@ def main() -> None:
                 done = summary["suites"]["verbosity"]["n_finished"]
                 rate = f"{done / seconds:8.1f} samples/s"
                 print(f"concurrency {concurrency:>3}: {rate} ({done} in {seconds:.1f} s)")
+        sampled = build_tasks(
+            "verbosity", SuiteOptions(max_tokens=args.max_tokens, temperature=1.0)
+        )
+        print("local HF model, sampled at temperature 1, each request seeded:")
+        for batch_size in (1, 32):
+            backend = HFBackend.load(model, device="cpu", batch_size=batch_size)
+            config = RunConfig(limit=args.samples, chunk_size=64, progress=False)
+            start = time.perf_counter()
+            summary = run_eval(sampled, backend, Path(tmp) / f"hf-{batch_size}", config)
+            seconds = time.perf_counter() - start
+            done = summary["suites"]["verbosity"]["n_finished"]
+            rate = f"{done / seconds:8.1f} samples/s"
+            print(f"batch size  {batch_size:>3}: {rate} ({done} in {seconds:.1f} s)")
 
 
 if __name__ == "__main__":
