@@ -1,4 +1,5 @@
 import json
+from dataclasses import replace
 
 import pytest
 
@@ -159,18 +160,25 @@ def test_a_blank_revision_keeps_the_answer(tmp_path):
     assert counts["changed"] == 0
 
 
-def test_samples_per_prompt_differ_by_seed(tmp_path):
-    seen = []
-
+def test_every_answer_draws_with_a_seed_of_its_own(tmp_path):
     class Seeds(Scripted):
+        def __init__(self):
+            super().__init__()
+            self.seen = []
+
         def generate(self, requests, *, progress=False):
-            seen.extend(r.seed for r in requests if r.temperature > 0)
+            self.seen.extend(r.seed for r in requests if r.temperature > 0)
             return super().generate(requests)
 
     config = ReviseConfig(samples_per_prompt=3, progress=False)
-    _, records = run(tmp_path, config, Seeds(), n=2)
+    chunked, one_by_one = Seeds(), Seeds()
+    _, records = run(tmp_path, config, chunked, n=2)
     assert [r.meta["id"] for r in records] == ["q0/0", "q0/1", "q0/2", "q1/0", "q1/1", "q1/2"]
-    assert len(set(seen[:3])) == 3 and seen[:3] == seen[3:]
+    # Per prompt and sample index, not per chunk: no two answers share random numbers,
+    # and an answer's seed does not depend on the chunk it falls in.
+    assert len(set(chunked.seen)) == 6
+    run(tmp_path, replace(config, chunk_size=1), one_by_one, n=2, name="one-by-one")
+    assert one_by_one.seen == chunked.seen
 
 
 def test_a_stopped_run_resumes_without_repeating_work(tmp_path):

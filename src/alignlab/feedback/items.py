@@ -19,6 +19,11 @@ from alignlab.data.records import Sample, Text
 from alignlab.models.backends import Backend, GenerationRequest
 
 
+def derived_seed(*parts: object) -> int:
+    """A 31-bit seed derived from ``parts`` (stable across processes)."""
+    return random.Random(":".join(map(str, parts))).getrandbits(31)
+
+
 @dataclass(frozen=True)
 class PromptItem:
     """One prompt, with an id unique in its file and the meta of its record."""
@@ -95,10 +100,13 @@ def sample_pairs(
         todo = [i for i, d in enumerate(draws) if len(set(d)) < 2]
         if not todo:
             break
-        seed_now = rng.getrandbits(31)
+        draw = rng.getrandbits(31)
         requests = [
             GenerationRequest(
-                prompts[i].prompt, max_tokens=max_tokens, temperature=temperature, seed=seed_now + k
+                prompts[i].prompt,
+                max_tokens=max_tokens,
+                temperature=temperature,
+                seed=derived_seed(draw, prompts[i].id, k),  # each request's draw its own
             )
             for i in todo
             for k in range(2)

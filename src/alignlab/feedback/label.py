@@ -36,9 +36,14 @@ import numpy as np
 from alignlab.data.records import Comparison
 from alignlab.feedback.backend import ModelSpec, open_backend, output_cache
 from alignlab.feedback.constitution import Constitution, load_constitution
-from alignlab.feedback.items import PairItem, read_pairs, read_prompts, sample_pairs
+from alignlab.feedback.items import (
+    PairItem,
+    derived_seed,
+    read_pairs,
+    read_prompts,
+    sample_pairs,
+)
 from alignlab.feedback.journal import Journal, JournalRunConfig, run_settings
-from alignlab.feedback.revise import derived_seed
 from alignlab.models.backends import Backend, OptionProbs, run_sync
 from alignlab.progress import progress_bar
 

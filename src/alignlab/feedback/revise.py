@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from alignlab.data.records import Demonstration, Message
 from alignlab.feedback.backend import ModelSpec, open_backend, output_cache
 from alignlab.feedback.constitution import Constitution, load_constitution, prompt_messages
-from alignlab.feedback.items import PromptItem, read_prompts
+from alignlab.feedback.items import PromptItem, derived_seed, read_prompts
 from alignlab.feedback.journal import Journal, JournalRunConfig, run_settings
 from alignlab.models.backends import Backend, GenerationRequest
 from alignlab.progress import progress_bar
@@ -78,11 +78,6 @@ class ReviseConfig(JournalRunConfig):
             raise ValueError("temperature and critic_temperature: must be >= 0")
 
 
-def derived_seed(*parts: object) -> int:
-    """A 31-bit seed derived from ``parts`` (stable across processes)."""
-    return random.Random(":".join(map(str, parts))).getrandbits(31)
-
-
 def _turn(conversation: list[Message], role: str, content: str) -> list[Message]:
     return [*conversation, {"role": role, "content": content}]
 
@@ -93,7 +88,6 @@ def revise_chunk(
     critic: Backend,
     constitution: Constitution,
     config: ReviseConfig,
-    chunk: int,
 ) -> list[Demonstration]:
     """Answer, critique and revise one chunk of ``(unit id, prompt, sample index)`` units."""
     seed = config.seed
@@ -102,11 +96,11 @@ def revise_chunk(
             item.prompt,
             max_tokens=config.max_tokens,
             temperature=config.temperature,
-            # One seed per chunk and sample index: a local model still batches the chunk,
-            # and the samples of one prompt differ.
-            seed=derived_seed(seed, "answer", chunk, k),
+            # A seed of its own per unit: backends batch seeded requests and keep each
+            # request's draw its own, so no two answers share random numbers.
+            seed=derived_seed(seed, "answer", uid, k),
         )
-        for _, item, k in units
+        for uid, item, k in units
     ]
     initial = [c.text.strip() for c in policy.generate(requests)]
     current = list(initial)
@@ -119,12 +113,13 @@ def revise_chunk(
             _turn(_turn(prompt_messages(item.prompt), "assistant", answer), "user", p.critique)
             for (_, item, _), answer, p in zip(units, current, principles, strict=True)
         ]
-        critiques = _critic_texts(critic, asked, config, chunk, f"critique-{r}")
+        ids = [uid for uid, _, _ in units]
+        critiques = _critic_texts(critic, asked, config, ids, f"critique-{r}")
         revising = [
             _turn(_turn(conv, "assistant", critique), "user", p.revision)
             for conv, critique, p in zip(asked, critiques, principles, strict=True)
         ]
-        revisions = _critic_texts(critic, revising, config, chunk, f"revision-{r}")
+        revisions = _critic_texts(critic, revising, config, ids, f"revision-{r}")
         for i, (p, critique, revision) in enumerate(
             zip(principles, critiques, revisions, strict=True)
         ):
@@ -148,16 +143,16 @@ def revise_chunk(
     return out
 
 
-def _critic_texts(critic: Backend, conversations, config: ReviseConfig, chunk: int, step: str):
+def _critic_texts(critic: Backend, conversations, config: ReviseConfig, ids, step: str):
     sampled = config.critic_temperature > 0
     requests = [
         GenerationRequest(
             conversation,
             max_tokens=config.max_tokens,
             temperature=config.critic_temperature,
-            seed=derived_seed(config.seed, step, chunk) if sampled else None,
+            seed=derived_seed(config.seed, step, uid) if sampled else None,
         )
-        for conversation in conversations
+        for conversation, uid in zip(conversations, ids, strict=True)
     ]
     return [c.text.strip() for c in critic.generate(requests)]
 
@@ -181,16 +176,14 @@ def critique_revise(
     ]
     size = config.chunk_size
     chunks = [units[start : start + size] for start in range(0, len(units), size)]
-    todo = [
-        (c, chunk) for c, chunk in enumerate(chunks) if any(u[0] not in journal.done for u in chunk)
-    ]
+    todo = [chunk for chunk in chunks if any(u[0] not in journal.done for u in chunk)]
     written = blank = 0
-    left = sum(len(chunk) for _, chunk in todo)
+    left = sum(len(chunk) for chunk in todo)
     with progress_bar(
         left, "critique and revision", enabled=config.progress, unit="ans"
     ) as advance:
-        for c, chunk in todo:
-            records = revise_chunk(chunk, policy, critic, constitution, config, c)
+        for chunk in todo:
+            records = revise_chunk(chunk, policy, critic, constitution, config)
             blank += len(chunk) - len(records)
             records = [r for r in records if r.meta["id"] not in journal.done]
             journal.append(records)
