@@ -28,6 +28,15 @@ from openai_server import serve
 from tiny_models import write_tiny_causal_lm
 
 
+def timed(tasks, backend, out: Path, config: RunConfig) -> str:
+    """Run the verbosity suite into ``out``; its samples per second, as a line's tail."""
+    start = time.perf_counter()
+    summary = run_eval(tasks, backend, out, config)
+    seconds = time.perf_counter() - start
+    done = summary["suites"]["verbosity"]["n_finished"]
+    return f"{done / seconds:8.1f} samples/s ({done} in {seconds:.1f} s)"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--samples", type=int, default=96, help="Samples per run (at most 120).")
@@ -44,12 +53,8 @@ def main() -> None:
                 config = RunConfig(
                     limit=args.samples, chunk_size=max(16, 2 * concurrency), progress=False
                 )
-                start = time.perf_counter()
-                summary = run_eval(tasks, backend, Path(tmp) / f"run-{concurrency}", config)
-                seconds = time.perf_counter() - start
-                done = summary["suites"]["verbosity"]["n_finished"]
-                rate = f"{done / seconds:8.1f} samples/s"
-                print(f"concurrency {concurrency:>3}: {rate} ({done} in {seconds:.1f} s)")
+                rate = timed(tasks, backend, Path(tmp) / f"run-{concurrency}", config)
+                print(f"concurrency {concurrency:>3}: {rate}")
         sampled = build_tasks(
             "verbosity", SuiteOptions(max_tokens=args.max_tokens, temperature=1.0)
         )
@@ -57,12 +62,8 @@ def main() -> None:
         for batch_size in (1, 32):
             backend = HFBackend.load(model, device="cpu", batch_size=batch_size)
             config = RunConfig(limit=args.samples, chunk_size=64, progress=False)
-            start = time.perf_counter()
-            summary = run_eval(sampled, backend, Path(tmp) / f"hf-{batch_size}", config)
-            seconds = time.perf_counter() - start
-            done = summary["suites"]["verbosity"]["n_finished"]
-            rate = f"{done / seconds:8.1f} samples/s"
-            print(f"batch size  {batch_size:>3}: {rate} ({done} in {seconds:.1f} s)")
+            rate = timed(sampled, backend, Path(tmp) / f"hf-{batch_size}", config)
+            print(f"batch size  {batch_size:>3}: {rate}")
 
 
 if __name__ == "__main__":
