@@ -5,10 +5,11 @@ import torch
 from safetensors.torch import load_file
 from typer.testing import CliRunner
 
+import alignlab.organisms.assistant.build as build_module
 from alignlab.cli import app
 from alignlab.config import from_dict
 from alignlab.data import Demonstration, read_records, validate, write_records
-from alignlab.organisms.assistant.build import DATA_FILES, build
+from alignlab.organisms.assistant.build import DATA_FILES, build, build_key, code_shape
 from alignlab.organisms.assistant.config import WorldConfig
 
 TINY = {
@@ -132,3 +133,16 @@ def test_build_config_errors_name_the_key(tmp_path):
     )
     assert result.exit_code == 2
     assert "corpus: unknown key 'n_chat'" in result.output
+
+
+def test_the_build_key_follows_what_the_world_code_does_not_how_it_reads(monkeypatch):
+    source = 'def f(x):\n    """Add one."""\n    return x + 1  # the successor\n'
+    reworded = 'def f(x):\n    """The successor of x."""\n\n    return x + 1\n'
+    changed = 'def f(x):\n    """Add one."""\n    return x + 2\n'
+    assert code_shape(source) == code_shape(reworded)
+    assert code_shape(source) != code_shape(changed)
+    config = WorldConfig()
+    before = build_key(config, seed=0)
+    assert build_key(config, seed=0) == before
+    monkeypatch.setattr(build_module, "code_fingerprint", lambda: "edited")
+    assert build_key(config, seed=0) != before

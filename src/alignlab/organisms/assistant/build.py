@@ -10,13 +10,17 @@
     out/data/prompts_heldout.jsonl prompts from held-out templates
     out/world.json               config, seed, annotator pool, gold version, build metrics
 
-A build whose seed, config and world version match an earlier one is reused:
-first from ``out`` itself, then from the cache directory
-(``$ALIGNLAB_CACHE/organisms``, default ``~/.cache/alignlab/organisms``).
+A build whose seed, config, world version and world code match an earlier one is
+reused: first from ``out`` itself, then from the cache directory
+(``$ALIGNLAB_CACHE/organisms``, default ``~/.cache/alignlab/organisms``). The world code
+is every module that decides what a build writes, compared as parse trees without
+docstrings (:func:`code_fingerprint`): a change to what the code does makes a new
+build, a change to its prose or comments does not.
 """
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import random
@@ -35,7 +39,22 @@ from alignlab.organisms.assistant.gold import GOLD_VERSION
 from alignlab.organisms.assistant.language import build_tokenizer, vocabulary
 
 WORLD_VERSION = "1"
-"""Bumped whenever the world's texts or the build change what a seed produces."""
+"""Bumped to set builds apart that the world code alone would not (a change of data
+outside it, such as a dependency's behaviour)."""
+
+WORLD_MODULES = (
+    "annotators",
+    "behaviours",
+    "build",
+    "config",
+    "corpus",
+    "critique",
+    "gold",
+    "language",
+    "pretrain",
+    "world",
+)
+"""The modules of this package that decide what a build writes."""
 
 DATA_FILES = (
     "sft.jsonl",
@@ -50,8 +69,35 @@ def cache_root() -> Path:
     return Path(os.environ.get("ALIGNLAB_CACHE", Path.home() / ".cache" / "alignlab")) / "organisms"
 
 
+def code_shape(source: str) -> str:
+    """``source``'s parse tree without docstrings or positions: what the code does, not
+    how it is described (comments never reach the tree)."""
+    tree = ast.parse(source)
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if (
+            isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef)
+            and body
+            and isinstance(body[0], ast.Expr)
+            and isinstance(body[0].value, ast.Constant)
+            and isinstance(body[0].value.value, str)
+        ):
+            node.body = body[1:] or [ast.Pass()]
+    return ast.dump(tree, include_attributes=False)
+
+
+def code_fingerprint() -> str:
+    """A fingerprint of the :data:`WORLD_MODULES`' code shapes (:func:`code_shape`)."""
+    here = Path(__file__).parent
+    return fingerprint(
+        *(code_shape((here / f"{name}.py").read_text(encoding="utf-8")) for name in WORLD_MODULES)
+    )
+
+
 def build_key(config: WorldConfig, seed: int) -> str:
-    return fingerprint("assistant", WORLD_VERSION, GOLD_VERSION, seed, to_dict(config))
+    return fingerprint(
+        "assistant", WORLD_VERSION, GOLD_VERSION, code_fingerprint(), seed, to_dict(config)
+    )
 
 
 def is_built(path: Path, key: str) -> bool:
