@@ -141,6 +141,10 @@ def test_the_build_key_follows_what_the_world_code_does_not_how_it_reads(monkeyp
     changed = 'def f(x):\n    """Add one."""\n    return x + 2\n'
     assert code_shape(source) == code_shape(reworded)
     assert code_shape(source) != code_shape(changed)
+    field = 'class C:\n    n: int = 3\n    """How many."""\n'
+    described = 'class C:\n    n: int = 3\n    """The count of things."""\n'
+    assert code_shape(field) == code_shape(described)
+    assert code_shape(field) != code_shape(field.replace("= 3", "= 4"))
     config = WorldConfig()
     before = build_key(config, seed=0)
     assert build_key(config, seed=0) == before

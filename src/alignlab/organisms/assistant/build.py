@@ -69,20 +69,25 @@ def cache_root() -> Path:
     return Path(os.environ.get("ALIGNLAB_CACHE", Path.home() / ".cache" / "alignlab")) / "organisms"
 
 
+def _prose(statement: ast.stmt) -> bool:
+    """A bare string statement: a docstring, or the attribute docstring under a field."""
+    return (
+        isinstance(statement, ast.Expr)
+        and isinstance(statement.value, ast.Constant)
+        and isinstance(statement.value.value, str)
+    )
+
+
 def code_shape(source: str) -> str:
-    """``source``'s parse tree without docstrings or positions: what the code does, not
-    how it is described (comments never reach the tree)."""
+    """``source``'s parse tree without its prose (docstrings, attribute docstrings) or
+    positions: what the code does, not how it is described (comments never reach the
+    tree)."""
     tree = ast.parse(source)
     for node in ast.walk(tree):
-        body = getattr(node, "body", None)
-        if (
-            isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef)
-            and body
-            and isinstance(body[0], ast.Expr)
-            and isinstance(body[0].value, ast.Constant)
-            and isinstance(body[0].value.value, str)
-        ):
-            node.body = body[1:] or [ast.Pass()]
+        for name in ("body", "orelse", "finalbody"):
+            block = getattr(node, name, None)
+            if isinstance(block, list) and block and isinstance(block[0], ast.stmt):
+                setattr(node, name, [s for s in block if not _prose(s)] or [ast.Pass()])
     return ast.dump(tree, include_attributes=False)
 
 
