@@ -39,8 +39,9 @@ of OOD samples minus that of in-range ones, each score standardized within its p
 it was fitted and wrong beyond is told by how often it orders a pair of one prompt's
 samples as gold does (:func:`region_accuracy`), for pairs of two in-range samples
 (``accuracy_in``), of an OOD and an in-range one (``accuracy_cross``: the comparisons that
-decide whether best-of-n leaves the range) and of two OOD ones (``accuracy_ood``). ``curves`` also holds each seed's
-fitted range per family (``fitted_words``) and pair counts (``pairs``).
+decide whether best-of-n leaves the range) and of two OOD ones (``accuracy_ood``).
+``curves`` also holds each seed's fitted range per family (``fitted_words``) and pair
+counts (``pairs``).
 """
 
 from __future__ import annotations
@@ -232,14 +233,17 @@ def _drop(found: list[dict], name: str) -> float | None:
     return None if first is None or last is None else first - last
 
 
+def _in_minus_ood(point: dict) -> float | None:
+    if point["gold_ood"] is None or point["gold_in"] is None:
+        return None
+    return point["gold_in"] - point["gold_ood"]
+
+
 def ood_cost(found: list[dict], n: int) -> float | None:
     """How much less gold best-of-``n``'s OOD selections have than its in-range ones
     (``gold_in - gold_ood``; positive: moving off the fitted range costs gold); None when a
     region has no selection at that n."""
-    point = next(p for p in found if p["n"] == n)
-    if point["gold_ood"] is None or point["gold_in"] is None:
-        return None
-    return point["gold_in"] - point["gold_ood"]
+    return _in_minus_ood(next(p for p in found if p["n"] == n))
 
 
 def shift_drop(found: list[dict]) -> float | None:
@@ -249,10 +253,8 @@ def shift_drop(found: list[dict]) -> float | None:
     exactly this plus ``ood_first`` times the OOD selections' drop plus ``1 - ood_first``
     times the in-range ones'. None when a region has no selection at the last n."""
     first, last = found[0], found[-1]
-    if last["gold_ood"] is None or last["gold_in"] is None:
-        return None
-    moved = last["ood"]["value"] - first["ood"]["value"]
-    return moved * (last["gold_in"] - last["gold_ood"])
+    cost = _in_minus_ood(last)
+    return None if cost is None else (last["ood"]["value"] - first["ood"]["value"]) * cost
 
 
 def run_extremal(config: ExtremalConfig) -> Path:
@@ -267,9 +269,9 @@ def run_extremal(config: ExtremalConfig) -> Path:
         pool = annotator_pool(scaled_annotators(setup.world.annotators, config.level), seed)
         every = labelled_pairs(setup.world, pool, config.n_pairs, seed, root / "pairs.jsonl")
         files = derived_pairs(every, root, config.quantile, seed)
-        restricted = read_records(files["restricted"], "comparison")
-        fitted = fitted_lengths(restricted)
-        counts = {c: len(read_records(files[c], "comparison")) for c in CONDITIONS}
+        kept = {c: read_records(files[c], "comparison") for c in CONDITIONS}
+        fitted = fitted_lengths(kept["restricted"])
+        counts = {c: len(pairs) for c, pairs in kept.items()}
         for condition in CONDITIONS:
             reward = fit_reward(config, setup, files[condition], seed)
             sweep = sweep_config(config, setup, str(reward), root / condition / "sweep", seed)
