@@ -81,8 +81,7 @@ def stats(
     try:
         result = compute_stats(path, kind, length=length)
     except RecordFileError as e:
-        err.print(f"[red]error:[/] {e}\nrun `alignlab data validate {path}` to see every problem")
-        raise typer.Exit(1) from None
+        raise fail(f"{e}\nrun `alignlab data validate {path}` to see every problem", 1) from None
     except (FileNotFoundError, ValueError) as e:
         raise fail(str(e), 2) from None
     if json_out:

@@ -6,10 +6,9 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
-from alignlab.cli.console import err
+from alignlab.cli.console import err, fail
 
 app = typer.Typer(
     help="Measure alignment: sycophancy, refusal, honesty, bias, jailbreaks, verbosity, agreement.",
@@ -20,11 +19,6 @@ MODEL_HELP = (
     "The model to evaluate: a local directory or hub id, or with --base-url the name the "
     "endpoint serves."
 )
-
-
-def _fail(message: str, code: int = 2) -> typer.Exit:
-    err.print(f"[red]error:[/] {escape(message)}", highlight=False)
-    return typer.Exit(code)
 
 
 def _backend(
@@ -137,13 +131,13 @@ def run(
     try:
         names = parse_suites(suite)
     except ValueError as e:
-        raise _fail(str(e)) from None
+        raise fail(str(e), 2) from None
     needing = [n for n in names if SUITES[n].needs_organism]
     if needing and organism is None:
-        raise _fail(f"--organism: the suites {needing} run on an organism directory")
+        raise fail(f"--organism: the suites {needing} run on an organism directory", 2)
     only_reward_model = reward_model is not None and set(names) <= {"agreement", "world-agreement"}
     if model is None and base_url is None and not only_reward_model:
-        raise _fail("--model: name a model directory or hub id, or an endpoint with --base-url")
+        raise fail("--model: name a model directory or hub id, or an endpoint with --base-url", 2)
     settings = dict(
         concurrency=concurrency,
         timeout=timeout,
@@ -182,7 +176,7 @@ def run(
         )
         summary = run_eval(tasks, backend, out, config)
     except (RunError, EndpointError, ValueError, FileNotFoundError, NotADirectoryError) as e:
-        raise _fail(str(e)) from None
+        raise fail(str(e), 2) from None
     _print_summary(summary)
     failed = sum(s["n_errors"] for s in summary["suites"].values())
     if failed:
@@ -207,7 +201,7 @@ def view(
     try:
         path = write_view(run_dir, out or run_dir / "view.html", max_records=max_records)
     except (FileNotFoundError, EvalRecordError) as e:
-        raise _fail(str(e)) from None
+        raise fail(str(e), 2) from None
     typer.echo(str(path))
 
 

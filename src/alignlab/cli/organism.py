@@ -59,8 +59,7 @@ def score(
             try:
                 j = judge(record.prompt, text_of(record.response))
             except ValueError as e:
-                err.print(f"[red]error:[/] {path}: record {i}: prompt: {e}")
-                raise typer.Exit(1) from None
+                raise fail(f"{path}: record {i}: prompt: {e}", 1) from None
             judgements.append(j)
             rows.append({"prompt": record.prompt, "response": record.response, **j.to_dict()})
     except RecordFileError as e:
@@ -79,8 +78,7 @@ def score(
 def _check_gold_version(organism: Path, version: str) -> None:
     world_file = organism / "world.json"
     if not world_file.exists():
-        err.print(f"[red]error:[/] {world_file}: not found; is {organism} an organism directory?")
-        raise typer.Exit(2)
+        raise fail(f"{world_file}: not found; is {organism} an organism directory?", 2)
     built_with = json.loads(world_file.read_text()).get("gold_version")
     if built_with != version:
         err.print(
