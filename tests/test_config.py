@@ -2,7 +2,15 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from alignlab.config import ConfigError, fingerprint, from_dict, load_config, to_dict, to_toml
+from alignlab.config import (
+    ConfigError,
+    changed_fields,
+    fingerprint,
+    from_dict,
+    load_config,
+    to_dict,
+    to_toml,
+)
 
 
 @dataclass
@@ -67,3 +75,10 @@ def test_toml_round_trip_and_fingerprint(tmp_path):
         to_dict(Outer(7, "x", Inner(0.25, ["p"]), None, {"k": 1.5}))
     )
     assert fingerprint(to_dict(config)) != fingerprint(to_dict(Outer()))
+
+
+def test_changed_fields_names_every_key_that_differs_or_is_missing():
+    old = {"lr": 0.1, "steps": 10, "nested": {"a": 1}, "gone": True}
+    new = {"lr": 0.1, "steps": 20, "nested": {"a": 2}, "added": 0}
+    assert changed_fields(old, new) == ["added", "gone", "nested", "steps"]
+    assert changed_fields(new, new) == []

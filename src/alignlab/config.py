@@ -143,6 +143,12 @@ def to_dict(config: Any) -> dict:
     return dataclasses.asdict(config)
 
 
+def changed_fields(old: dict, new: dict) -> list[str]:
+    """The keys, sorted, whose values differ between two configs as plain data (a key one
+    lacks counts as changed): what a rerun would do differently from the run on record."""
+    return sorted(k for k in old.keys() | new.keys() if old.get(k) != new.get(k))
+
+
 def fingerprint(*parts: Any) -> str:
     """A short stable hash of plain data, for cache keys."""
     blob = json.dumps(parts, sort_keys=True, default=str).encode()

@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from alignlab.config import ConfigError, from_dict, to_dict
+from alignlab.config import ConfigError, changed_fields, from_dict, to_dict
 from alignlab.measure.goodhart.config import SweepConfig
 from alignlab.measure.goodhart.curves import read_curves, write_curves
 from alignlab.measure.goodhart.points import PointStore
@@ -46,7 +46,7 @@ def _check_same_sweep(directory: Path, config: SweepConfig) -> None:
     except (json.JSONDecodeError, ConfigError, ValueError):
         return
     old, new = _measured(earlier), _measured(config)
-    changed = sorted(k for k in new if old.get(k) != new[k])
+    changed = changed_fields(old, new)
     if changed:
         raise ValueError(
             f"{directory}: holds the points of a sweep with other {', '.join(changed)}; "

@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from alignlab.config import fingerprint, from_dict, to_dict
+from alignlab.config import changed_fields, fingerprint, from_dict, to_dict
 from alignlab.measure.goodhart.config import SweepConfig
 from alignlab.measure.goodhart.curves import read_curves
 
@@ -97,9 +97,7 @@ def claim_output_dir(config: ExperimentConfig) -> None:
     settings = {k: v for k, v in to_dict(config).items() if k not in RERUN_FREE}
     if path.exists():
         stored = json.loads(path.read_text(encoding="utf-8"))
-        changed = sorted(
-            k for k in settings.keys() | stored.keys() if settings.get(k) != stored.get(k)
-        )
+        changed = changed_fields(stored, settings)
         if changed:
             raise ValueError(
                 f"{out}: holds runs made with other settings ({', '.join(changed)} differ from "
