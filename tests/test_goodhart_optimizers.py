@@ -12,6 +12,7 @@ from alignlab.measure.goodhart.points import PointStore
 from alignlab.measure.goodhart.ppo import heldout_pressures
 from alignlab.measure.goodhart.sweep import run_sweep
 from alignlab.models.reward_fns import batched
+from test_goodhart_sweep import run_until_interrupted
 
 
 @batched
@@ -153,20 +154,9 @@ def test_an_interrupted_ppo_sweep_resumes_from_its_checkpoint(lm_dir, data, tmp_
         "settings": {"rollout_size": 4, "batch_size": 4, "max_new_tokens": 6, "lr": 1e-2},
     }
     sweep = config(lm_dir, data, tmp_path, optimizer="ppo", ppo=ppo)
-    add, finished = PointStore.add, []
-
-    def crash_on_the_fourth(store, point):
-        if len(finished) == 3:
-            raise KeyboardInterrupt
-        finished.append(point)
-        add(store, point)
-
     # Steps 1 and 2 store train points 0 and 1 and held-out point 0, and step 2 checkpoints;
     # the run dies while storing step 3's rollout.
-    monkeypatch.setattr(PointStore, "add", crash_on_the_fourth)
-    with pytest.raises(KeyboardInterrupt):
-        run_sweep(sweep)
-    monkeypatch.setattr(PointStore, "add", add)
+    finished = run_until_interrupted(sweep, monkeypatch, points=3)
     assert [(p.split, p.pressure) for p in finished] == [
         ("train", 0),
         ("heldout", 0),

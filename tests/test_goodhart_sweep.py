@@ -100,23 +100,29 @@ def test_best_of_n_sweep_writes_points_curves_and_plots(lm_dir, prompt_files, tm
         assert "best_of_n" in proxy_run["fits"] and proxy_run["expected_form"] == "best_of_n"
 
 
-def test_an_interrupted_sweep_resumes_without_recomputing_finished_points(
-    lm_dir, prompt_files, tmp_path, monkeypatch
-):
-    config = sweep_config(lm_dir, prompt_files, tmp_path, best_of_n={"ns": NS, "oracle": False})
-    add = PointStore.add
-    finished = []
+def run_until_interrupted(config: SweepConfig, monkeypatch, *, points: int) -> list:
+    """Run ``config``'s sweep until it has stored ``points`` points, then interrupt it while
+    it stores the next, as a kill would; return the points it stored."""
+    add, finished = PointStore.add, []
 
-    def crash_after_three(store, point):
-        if len(finished) == 3:
+    def crash_after(store, point):
+        if len(finished) == points:
             raise KeyboardInterrupt
         finished.append(point)
         add(store, point)
 
-    monkeypatch.setattr(PointStore, "add", crash_after_three)
+    monkeypatch.setattr(PointStore, "add", crash_after)
     with pytest.raises(KeyboardInterrupt):
         run_sweep(config)
     monkeypatch.setattr(PointStore, "add", add)
+    return finished
+
+
+def test_an_interrupted_sweep_resumes_without_recomputing_finished_points(
+    lm_dir, prompt_files, tmp_path, monkeypatch
+):
+    config = sweep_config(lm_dir, prompt_files, tmp_path, best_of_n={"ns": NS, "oracle": False})
+    finished = run_until_interrupted(config, monkeypatch, points=3)
     assert len(PointStore(tmp_path)) == 3
 
     made, generated = [], []
