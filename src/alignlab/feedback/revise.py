@@ -102,18 +102,16 @@ def revise_chunk(
         )
         for uid, item, k in units
     ]
+    ids = [uid for uid, _, _ in units]
     initial = [c.text.strip() for c in policy.generate(requests)]
     current = list(initial)
     chains: list[list[dict]] = [[] for _ in units]
     for r in range(config.rounds):
-        principles = [
-            constitution.sample(random.Random(f"{seed}:{uid}:{r}"))[0] for uid, _, _ in units
-        ]
+        principles = [constitution.sample(random.Random(f"{seed}:{uid}:{r}"))[0] for uid in ids]
         asked = [
             _turn(_turn(prompt_messages(item.prompt), "assistant", answer), "user", p.critique)
             for (_, item, _), answer, p in zip(units, current, principles, strict=True)
         ]
-        ids = [uid for uid, _, _ in units]
         critiques = _critic_texts(critic, asked, config, ids, f"critique-{r}")
         revising = [
             _turn(_turn(conv, "assistant", critique), "user", p.revision)
