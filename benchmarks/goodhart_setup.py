@@ -11,8 +11,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from alignlab.config import from_dict
-
 
 def arguments(description: str) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=description)
@@ -26,9 +24,9 @@ def arguments(description: str) -> argparse.ArgumentParser:
 def pipeline(root: Path, threads: int) -> dict[str, str]:
     """Paths of the organism, SFT policy and default reward model, made if missing."""
     import torch
+    from organism_runs import reward_model
 
     from alignlab.measure.goodhart.experiments.base import ExperimentConfig, prepare
-    from alignlab.trainers import RewardConfig, train_reward
 
     torch.set_num_threads(threads)
     organism = root / "organism"
@@ -43,21 +41,11 @@ def pipeline(root: Path, threads: int) -> dict[str, str]:
         ),
         claim=False,
     )
-    reward = runs / "reward"
-    if not (reward / "model" / "config.json").exists():
-        settings = {
-            "model": setup.policy,
-            "train_file": str(organism / "data" / "prefs.jsonl"),
-            "eval_file": str(organism / "data" / "prefs_heldout.jsonl"),
-            "output_dir": str(reward),
-            "threads": threads,
-            "resume": (reward / "metrics.jsonl").exists(),
-        }
-        train_reward(from_dict(RewardConfig, settings))
+    reward = reward_model(organism, Path(setup.policy), runs, threads=threads)
     return {
         "organism": str(organism),
         "policy": setup.policy,
-        "reward": str(reward / "model"),
+        "reward": str(reward),
         "prompts": str(organism / "data" / "prompts_train.jsonl"),
         "heldout_prompts": str(organism / "data" / "prompts_heldout.jsonl"),
     }
