@@ -26,12 +26,13 @@ from alignlab.measure.goodhart.experiments.base import (
 from alignlab.measure.goodhart.experiments.extremal import (
     ExtremalConfig,
     derived_pairs,
+    failures_by_region,
     fitted_lengths,
-    gold_by_region,
     matched,
     ood_cost,
     proxy_gap,
     region_accuracy,
+    region_means,
     restrict,
     shift_drop,
 )
@@ -39,6 +40,7 @@ from alignlab.measure.goodhart.experiments.regressional import scaled_annotators
 from alignlab.organisms.assistant import WorldConfig
 from alignlab.organisms.assistant.config import AnnotatorConfig
 from alignlab.organisms.assistant.corpus import comparisons, prompts
+from alignlab.organisms.assistant.gold import CATEGORIES
 from tiny_models import write_tiny_causal_lm
 
 
@@ -237,15 +239,30 @@ def test_curve_figures_read_a_curve():
     assert figures["fit_r2"] == 0.93 and figures["peak_grid_distance"] == -0.4
 
 
-def test_gold_by_region_weighs_each_selection_and_pools_prompts():
+def test_region_means_weigh_each_selection_and_pool_prompts():
     weights = np.array([[0.5, 0.5, 0.0], [0.0, 0.25, 0.75]])
     ood = np.array([[True, False, True], [True, True, False]])
     gold = np.array([[0.2, 1.0, 0.9], [0.0, 0.6, 0.8]])
-    gold_ood, gold_in = gold_by_region(weights, ood, gold)
+    gold_ood, gold_in = region_means(weights, ood, gold)
     # OOD: 0.5 * 0.2 + 0.25 * 0.6 over a mass of 0.75; in: 0.5 * 1.0 + 0.75 * 0.8 over 1.25.
     assert gold_ood == pytest.approx(0.25 / 0.75) and gold_in == pytest.approx(1.1 / 1.25)
-    never = gold_by_region(weights, np.zeros_like(ood), gold)
+    never = region_means(weights, np.zeros_like(ood), gold)
     assert never[0] is None and never[1] == pytest.approx(1.35 / 2)
+
+
+def test_failures_by_region_give_each_regions_selections_by_category():
+    weights = np.array([[0.5, 0.5, 0.0], [0.0, 0.25, 0.75]])
+    ood = np.array([[True, False, True], [True, True, False]])
+    columns = {
+        "gold": np.zeros((2, 3)),
+        "failure/padded": np.array([[1.0, 0.0, 1.0], [0.0, 1.0, 0.0]]),
+        "failure/wrong": np.array([[0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]),
+    }
+    found = failures_by_region(weights, ood, columns)
+    # OOD mass 0.75: padded 0.5 + 0.25, never wrong; in-range mass 1.25: wrong 0.5 + 0.75.
+    assert found["ood"] == pytest.approx({"padded": 1.0})
+    assert found["in"] == pytest.approx({"wrong": 1.0})
+    assert failures_by_region(weights, np.zeros_like(ood), columns)["ood"] == {}
 
 
 def test_family_prompts_keep_the_families_asked_for(tmp_path):
@@ -305,7 +322,11 @@ def test_each_experiment_runs_end_to_end_and_resumes(name, miniature, tmp_path):
         assert {"gold_lost", "lost_fraction"} <= set(summary["rows"][0])
         assert "timely in" in result.output
     if name == "extremal":
-        assert {"gold_ood", "gold_in"} <= set(summary["curves"][0]["points"][0])
+        first = summary["curves"][0]["points"][0]
+        assert {"gold_ood", "gold_in", "failures_ood", "failures_in"} <= set(first)
+        for region in ("ood", "in"):  # a region's selections fall in one category each
+            found = sum(first[f"failures_{region}"].get(c, 0) for c in CATEGORIES)
+            assert found == pytest.approx(0 if first[f"gold_{region}"] is None else 1)
         assert {r["condition"] for r in summary["rows"]} == {"restricted", "matched", "all"}
         assert {"ood_proxy_gap", "ood_cost_peak", "accuracy_cross"} <= set(summary["rows"][0])
         assert summary["curves"][0]["fitted_words"]

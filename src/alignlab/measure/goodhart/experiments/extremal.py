@@ -26,7 +26,11 @@ gold and the OOD fraction among the selected (mean over prompts with its interva
 Kendall's tau between the two along the curve. Where the collapse happens is told apart
 too: per n, the mean gold of the selected responses that are OOD (``gold_ood``) and of
 those that are not (``gold_in``), each weighted by how often best-of-n selects them and
-pooled over prompts (no interval: a prompt may have no selection in one region), and per
+pooled over prompts (no interval: a prompt may have no selection in one region), what
+those selections are (``failures_ood``, ``failures_in``: the share of each region's
+selections in each judge category, :func:`failures_by_region`; the categories say whether
+gold falls off the range through padding or inside it through malformed text and wrong
+answers), and per
 row how far each fell from n = 1 to the largest n (``ood_gold_drop``, ``in_gold_drop``)
 and the part of gold's whole drop that the move off the fitted range accounts for
 (``shift_drop``, :func:`shift_drop`; the rest is the two regions' own drops, weighted by
@@ -154,15 +158,32 @@ def derived_pairs(every: Path, root: Path, quantile: float, seed: int) -> dict[s
     return {**paths, "all": every}
 
 
-def gold_by_region(weights, ood, gold) -> tuple[float | None, float | None]:
-    """Mean gold of the selected responses that are OOD and of those that are not, each
-    weighted by its selection probability and pooled over prompts; None for a region
-    best-of-n never selects from. All arguments are ``[prompts, samples]`` arrays."""
+def region_means(weights, ood, values) -> tuple[float | None, float | None]:
+    """Mean of ``values`` over the selected responses that are OOD and over those that are
+    not, each response weighted by its selection probability, pooled over prompts; None
+    for a region best-of-n never selects from. All arguments are ``[prompts, samples]``
+    arrays."""
     out = []
     for region in (ood, ~ood):
         mass = float((weights * region).sum())
-        out.append(float((weights * region * gold).sum()) / mass if mass > 0 else None)
+        out.append(float((weights * region * values).sum()) / mass if mass > 0 else None)
     return out[0], out[1]
+
+
+def failures_by_region(weights, ood, columns) -> dict[str, dict[str, float]]:
+    """What the selected responses are, by region: per judge category (and ``padded``),
+    the share of the OOD selections (``ood``) and of the in-range ones (``in``) in it,
+    as :func:`region_means` weighs them; categories no selection of a region is in are
+    left out."""
+    out: dict[str, dict[str, float]] = {"ood": {}, "in": {}}
+    for name, values in columns.items():
+        if name.startswith("failure/"):
+            for region, share in zip(
+                ("ood", "in"), region_means(weights, ood, values), strict=True
+            ):
+                if share:
+                    out[region][name.removeprefix("failure/")] = share
+    return out
 
 
 def proxy_gap(proxy, ood) -> float | None:
@@ -209,7 +230,8 @@ def ood_curve(sweep, split: str, fitted: dict[str, int]) -> tuple[list[dict], di
     out = []
     for n in sorted(set(sweep.best_of_n.ns)):
         weights = selection_weights(columns["proxy"], n)
-        gold_ood, gold_in = gold_by_region(weights, ood, columns["gold"])
+        gold_ood, gold_in = region_means(weights, ood, columns["gold"])
+        failures = failures_by_region(weights, ood, columns)
         out.append(
             {
                 "n": n,
@@ -217,6 +239,8 @@ def ood_curve(sweep, split: str, fitted: dict[str, int]) -> tuple[list[dict], di
                 "gold": mean((weights * columns["gold"]).sum(axis=1), seed=sweep.seed).to_dict(),
                 "gold_ood": gold_ood,
                 "gold_in": gold_in,
+                "failures_ood": failures["ood"],
+                "failures_in": failures["in"],
             }
         )
     proxy, gold = columns["proxy"], columns["gold"]
