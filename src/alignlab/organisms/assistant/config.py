@@ -101,9 +101,11 @@ class PreferenceConfig:
     """Fraction of pairs that differ only in padding (the same core, padded or not)."""
     garbled_rate: float = 0.0
     """Fraction of pairs whose second answer is a garbled copy of the first (a word dropped
-    or two swapped), as samples from a real model sometimes are. Off by default: reward
-    models fitted without them have a blind spot for malformed text that optimizers find
-    (an adversarial Goodhart experiment can turn them on to close it)."""
+    or two swapped), as samples from a real model sometimes are. Off by default. They do
+    not close the reward models' blind spot for what the judge calls malformed: most of
+    what best-of-256 picks there is well-formed text answering another question or topic
+    (``6 + 3 = 9 .`` asked 5 + 3), which no garble resembles (at 0.1, 24-28% of the picks
+    were still malformed, against 21-30% without, two seeds)."""
 
 
 @dataclass
