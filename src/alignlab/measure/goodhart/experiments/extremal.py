@@ -3,8 +3,11 @@ optimized where longer ones are reachable.
 
 For each seed an annotator pool labels ``n_pairs`` comparisons: the organism's own, its
 noise and bias scaled by ``level`` as in the regressional experiment (at 0 it labels
-nearly by gold, so the reward models have little to get wrong where they were fitted and
-any collapse is extrapolation's). Three reward models are fitted to them:
+nearly by gold, so the pool's liking for length teaches no model to prefer long answers,
+and what sets the restricted model apart is the lengths it never saw). Labels near gold
+do not make a small reward model right where it was fitted, though: on the organism
+best-of-256 finds every model's in-range errors (answers to another question, wrong
+sums), and ``failures_in`` shows them. Three reward models are fitted to the pairs:
 
 - ``restricted``: per prompt family, only the pairs whose responses both have at most the
   ``quantile`` of that family's response lengths (over every pair's chosen and rejected
