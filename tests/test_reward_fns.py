@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from alignlab.models.reward import RewardEnsemble, RewardModel
-from alignlab.models.reward_fns import batched, resolve_judge, resolve_reward
+from alignlab.models.reward_fns import batched, judge_columns, resolve_judge, resolve_reward
 from alignlab.organisms.assistant import gold_utility, judge
 
 PROMPTS = ["what is 2 + 3 ?", "hi", "tell me a long story please"]
@@ -166,3 +166,22 @@ def test_judge_alias_and_module_function():
     assert resolve_judge("alignlab.organisms.assistant:judge") is judge
     with pytest.raises(ValueError, match="expected module:function"):
         resolve_judge("judge")
+
+
+def test_judge_columns_give_a_column_per_category_and_name_a_failing_verdict():
+    prompt = "what is 3 + 4 ?"
+    columns = judge_columns(judge, [prompt] * 3, ["3 + 4 = 7 .", "7 . i hope this helps .", "9 ."])
+    assert columns["correct"].tolist() == [1, 1, 0] and columns["wrong"].tolist() == [0, 0, 1]
+    assert columns["padded"].tolist() == [0, 1, 0] and set(columns) == {
+        "correct",
+        "wrong",
+        "padded",
+    }
+    with pytest.raises(ValueError, match="my_judge failed on answer 1: "):
+        judge_columns(
+            judge,
+            [prompt, "not a prompt of this world"],
+            ["7 .", "7 ."],
+            name="my_judge",
+            what="answer",
+        )

@@ -188,3 +188,27 @@ def resolve_judge(spec: str) -> Callable[[Text, str], Any]:
     A judge returns an object with a ``category`` attribute and optionally ``padded``.
     """
     return import_callable(spec.strip(), JUDGE_ALIASES)
+
+
+def judge_columns(
+    judge: Callable[[Text, str], Any],
+    prompts: Sequence[Text],
+    texts: Sequence[str],
+    *,
+    name: str = "judge",
+    what: str = "response",
+) -> dict[str, np.ndarray]:
+    """The judge's verdicts on ``(prompts[i], texts[i])`` as 0/1 columns: one per category
+    some response fell in, sorted, and ``padded`` when every verdict says. A verdict the
+    judge cannot give is an error naming the judge (``name``), the ``what`` and its index."""
+    verdicts = []
+    for i, (prompt, text) in enumerate(zip(prompts, texts, strict=True)):
+        try:
+            verdicts.append(judge(prompt, text))
+        except ValueError as e:
+            raise ValueError(f"{name} failed on {what} {i}: {e}") from e
+    found = [str(v.category) for v in verdicts]
+    columns = {c: np.array([f == c for f in found], dtype=float) for c in sorted(set(found))}
+    if verdicts and all(hasattr(v, "padded") for v in verdicts):
+        columns["padded"] = np.array([bool(v.padded) for v in verdicts], dtype=float)
+    return columns

@@ -33,7 +33,7 @@ from torch import Tensor
 
 from alignlab.data.records import Text
 from alignlab.models.generation import Generation, generate_samples
-from alignlab.models.reward_fns import RewardFn
+from alignlab.models.reward_fns import RewardFn, judge_columns
 from alignlab.models.sequences import EncodedPair, collate, response_token_logps
 from alignlab.objectives import gae, kl_estimate, masked_whiten, token_logps
 from alignlab.trainers.rundir import merged, save_model_dir
@@ -165,17 +165,8 @@ def judge_rates(
     """``gold/<category>`` rates of the judge's verdicts (and ``gold/padded`` when the
     verdicts say whether a reply is padded); a category no response fell in is left out.
     A verdict the judge cannot give is an error naming the ``what`` and its index."""
-    verdicts = []
-    for i, (prompt, text) in enumerate(zip(prompts, texts, strict=True)):
-        try:
-            verdicts.append(judge(prompt, text))
-        except ValueError as e:
-            raise ValueError(f"gold_judge failed on {what} {i}: {e}") from e
-    found = [str(v.category) for v in verdicts]
-    rates = {f"gold/{c}": found.count(c) / len(found) for c in sorted(set(found))}
-    if all(hasattr(v, "padded") for v in verdicts):
-        rates["gold/padded"] = float(np.mean([bool(v.padded) for v in verdicts]))
-    return rates
+    columns = judge_columns(judge, prompts, texts, name="gold_judge", what=what)
+    return {f"gold/{k}": float(v.mean()) for k, v in columns.items()}
 
 
 @dataclass

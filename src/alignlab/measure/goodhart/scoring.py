@@ -139,13 +139,10 @@ def word_counts(texts: Sequence[str]) -> np.ndarray:
 
 def judged(judge: Callable[[Text, str], Any], prompts, texts) -> Columns:
     """``failure/<category>`` (and ``failure/padded`` when verdicts say) 0/1 columns, for
-    every category some response fell in."""
-    verdicts = [judge(p, t) for p, t in zip(prompts, texts, strict=True)]
-    found = [str(v.category) for v in verdicts]
-    columns = {f"failure/{c}": np.array([f == c for f in found], float) for c in sorted(set(found))}
-    if verdicts and all(hasattr(v, "padded") for v in verdicts):
-        columns["failure/padded"] = np.array([bool(v.padded) for v in verdicts], dtype=float)
-    return columns
+    every category some response fell in (:func:`~alignlab.models.reward_fns.judge_columns`)."""
+    from alignlab.models.reward_fns import judge_columns
+
+    return {f"failure/{k}": v for k, v in judge_columns(judge, prompts, texts).items()}
 
 
 def reshape(columns: Columns, n_prompts: int) -> Columns:
