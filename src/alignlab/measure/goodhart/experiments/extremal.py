@@ -33,11 +33,10 @@ pooled over prompts (no interval: a prompt may have no selection in one region),
 those selections are (``failures_ood``, ``failures_in``: the share of each region's
 selections in each judge category, :func:`failures_by_region`; the categories say whether
 gold falls off the range through padding or inside it through malformed text and wrong
-answers), and per
-row how far each fell from n = 1 to the largest n (``ood_gold_drop``, ``in_gold_drop``)
-and the part of gold's whole drop that the move off the fitted range accounts for
-(``shift_drop``, :func:`shift_drop`; the rest is the two regions' own drops, weighted by
-their share at n = 1). What a selection loses by being off range, ``gold_in - gold_ood``
+answers), and per row how far each fell from n = 1 to the largest n (``ood_gold_drop``,
+``in_gold_drop``) and the part of gold's whole drop that the move off the fitted range
+accounts for (``shift_drop``, :func:`shift_drop`; the rest is the two regions' own drops,
+weighted by their share at n = 1). What a selection loses by being off range, ``gold_in - gold_ood``
 (:func:`ood_cost`), is reported at the gold peak's n, where over-optimization sets in
 (``ood_cost_peak``), and at the largest n (``ood_cost_last``).
 Why the selection goes where it does is told by ``ood_proxy_gap``: the model's mean score
