@@ -46,15 +46,21 @@ RUN = "best_of_n"
 ORACLE_RUN = "oracle/best_of_n"
 
 
-def read_prompts(path: str, max_prompts: int) -> list[Text]:
-    """At most ``max_prompts`` prompts of a Sample file, spread evenly over it."""
+def read_prompt_samples(path: str, max_prompts: int) -> list:
+    """At most ``max_prompts`` records of a Sample file, spread evenly over it: the prompts
+    a sweep optimizes over, with their ``meta``."""
     from alignlab.data.io import read_records
     from alignlab.trainers.tracking import spread
 
     samples = read_records(path, "sample")
     if not samples:
         raise ValueError(f"{path}: holds no prompts")
-    return [s.input for s in spread(samples, max_prompts)]
+    return spread(samples, max_prompts)
+
+
+def read_prompts(path: str, max_prompts: int) -> list[Text]:
+    """The prompts of :func:`read_prompt_samples`."""
+    return [s.input for s in read_prompt_samples(path, max_prompts)]
 
 
 def _stamp(spec: str) -> list:

@@ -60,7 +60,12 @@ from pathlib import Path
 import numpy as np
 
 from alignlab.measure.agreement import kendall_tau_b
-from alignlab.measure.goodhart.best_of_n import RUN, SampleSource, selection_weights
+from alignlab.measure.goodhart.best_of_n import (
+    RUN,
+    SampleSource,
+    read_prompt_samples,
+    selection_weights,
+)
 from alignlab.measure.goodhart.experiments.base import (
     ExperimentConfig,
     across_seeds,
@@ -215,11 +220,7 @@ def region_accuracy(proxy, gold, first, second) -> float | None:
 
 def prompt_families(sweep, split: str) -> list[str]:
     """The families of the prompts a sweep's split optimizes over, in the columns' order."""
-    from alignlab.data.io import read_records
-    from alignlab.trainers.tracking import spread
-
-    samples = read_records(sweep.splits[split], "sample")
-    return [family(s) for s in spread(samples, sweep.max_prompts)]
+    return [family(s) for s in read_prompt_samples(sweep.splits[split], sweep.max_prompts)]
 
 
 def ood_curve(sweep, split: str, fitted: dict[str, int]) -> tuple[list[dict], dict]:
