@@ -46,8 +46,8 @@ from organism_runs import sft_policy, trained
 
 from alignlab.config import from_dict
 from alignlab.data import read_records
-from alignlab.measure import Estimate, mean, paired_difference
 from alignlab.organisms.assistant import judge
+from alignlab.stats import Estimate, mean, paired_difference
 
 
 def sampled_judgements(model_dir: Path, prompts_file: Path, samples: int, seed: int) -> dict:

@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from alignlab.measure.evals import RunConfig, SuiteOptions, build_tasks, run_eval
+from alignlab.evals import RunConfig, SuiteOptions, build_tasks, run_eval
 from alignlab.models.backends import HFBackend, OpenAIChatBackend
 from openai_server import serve
 from tiny_models import write_tiny_causal_lm

@@ -12,7 +12,7 @@ import argparse
 
 import numpy as np
 
-from alignlab.measure.goodhart.control import best_of_n_means, gaussian_world, length_world
+from alignlab.goodhart.control import best_of_n_means, gaussian_world, length_world
 from alignlab.objectives import best_of_n_kl
 
 NS = [1, 2, 4, 8, 16, 32, 64, 128, 256]

@@ -29,7 +29,7 @@ from pathlib import Path
 from goodhart_setup import arguments, pipeline
 
 from alignlab.config import load_config
-from alignlab.measure.goodhart.experiments import EXPERIMENTS
+from alignlab.experiments.forms import EXPERIMENTS
 
 CONFIGS = Path(__file__).resolve().parent.parent / "configs" / "goodhart"
 FIGURES = {

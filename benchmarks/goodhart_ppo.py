@@ -18,9 +18,9 @@ from pathlib import Path
 from goodhart_setup import arguments, pipeline, shown
 
 from alignlab.config import load_config
-from alignlab.measure.goodhart.config import SweepConfig
-from alignlab.measure.goodhart.curves import read_curves
-from alignlab.measure.goodhart.sweep import run_sweep
+from alignlab.experiments.sweep.config import SweepConfig
+from alignlab.experiments.sweep.runner import run_sweep
+from alignlab.goodhart.curves import read_curves
 
 CONFIGS = Path(__file__).resolve().parent.parent / "configs" / "goodhart"
 

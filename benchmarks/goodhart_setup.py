@@ -26,7 +26,7 @@ def pipeline(root: Path, threads: int) -> dict[str, str]:
     import torch
     from organism_runs import reward_model
 
-    from alignlab.measure.goodhart.experiments.base import ExperimentConfig, prepare
+    from alignlab.experiments.forms.base import ExperimentConfig, prepare
 
     torch.set_num_threads(threads)
     organism = root / "organism"

@@ -25,8 +25,8 @@ from organism_runs import organism, reward_model, sft_policy, trained
 
 from alignlab.data import read_records
 from alignlab.data.stats import compute_stats
-from alignlab.measure import mean
 from alignlab.organisms.assistant import judge
+from alignlab.stats import mean
 
 
 def sampled_gold(model_dir: Path, prompts_file: Path, samples: int, seed: int):

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from scipy import stats
 
-from alignlab.measure.agreement import (
+from alignlab.stats.agreement import (
     comparison_accuracy,
     disagreement_rate,
     discordant_pairs,

@@ -7,7 +7,7 @@ from typer.testing import CliRunner
 
 from alignlab.cli import app
 from alignlab.config import to_toml
-from alignlab.demo import DemoConfig
+from alignlab.experiments.demo import DemoConfig
 from test_organism_build import TINY
 
 QUICK = {

@@ -5,8 +5,8 @@ import random
 import numpy as np
 import pytest
 
-from alignlab.demo import goodhart
-from alignlab.demo.measure import gold_metrics, ordering_agreement
+from alignlab.experiments.demo import goodhart
+from alignlab.experiments.demo.measure import gold_metrics, ordering_agreement
 from alignlab.organisms.assistant.behaviours import pad, respond
 from alignlab.organisms.assistant.world import sample_situation
 

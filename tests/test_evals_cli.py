@@ -4,7 +4,7 @@ import pytest
 from typer.testing import CliRunner
 
 from alignlab.cli.eval import app
-from alignlab.measure.evals import SUITES, read_records
+from alignlab.evals import SUITES, read_records
 from alignlab.models.reward import RewardModel
 from tiny_models import write_tiny_causal_lm
 

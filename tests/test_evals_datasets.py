@@ -5,10 +5,11 @@ import re
 
 import pytest
 
-from alignlab.measure.evals import SUITES, SuiteOptions, build_tasks, load_samples, parse_suites
-from alignlab.measure.evals.datasets import DATA_DIR, builders
-from alignlab.measure.evals.suites import bias, jailbreak, refusal
-from alignlab.measure.evals.suites.facts import final_answer
+from alignlab.evals import SUITES, SuiteOptions, build_tasks, load_samples, parse_suites
+from alignlab.evals.datasets import DATA_DIR
+from alignlab.evals.suites import bias, jailbreak, refusal
+from alignlab.evals.suites.facts import final_answer
+from alignlab.evals.write_data import builders
 
 DATASETS = sorted(builders())
 

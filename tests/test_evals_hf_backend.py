@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from alignlab.measure.evals import RunConfig, SuiteOptions, build_tasks, read_records, run_eval
+from alignlab.evals import RunConfig, SuiteOptions, build_tasks, read_records, run_eval
 from alignlab.models.backends import Backend, GenerationRequest
 from alignlab.models.backends.hf import HFBackend
 from alignlab.models.generation import generate_samples

@@ -3,8 +3,8 @@ import re
 import pytest
 
 from alignlab.data.records import Sample
-from alignlab.measure.evals import REFUSAL_RUBRIC, ModelGradedScorer, Rubric, Solution
-from alignlab.measure.evals.judge import data_marker, judge_prompt, parse_grade
+from alignlab.evals import REFUSAL_RUBRIC, ModelGradedScorer, Rubric, Solution
+from alignlab.evals.judge import data_marker, judge_prompt, parse_grade
 from alignlab.models.backends import Completion
 
 QUALITY = Rubric.scale("How correct is the assistant's answer to the sum?", 1, 10)

@@ -3,7 +3,7 @@ import math
 import numpy as np
 import pytest
 
-from alignlab.measure.evals import (
+from alignlab.evals import (
     BiasScore,
     CalibrationError,
     EvalRecord,

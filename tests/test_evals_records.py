@@ -2,8 +2,8 @@ import json
 
 import pytest
 
-from alignlab.measure.evals import EvalRecord, EvalRecordError, Score, read_records
-from alignlab.measure.evals.records import append_records
+from alignlab.evals import EvalRecord, EvalRecordError, Score, read_records
+from alignlab.evals.records import append_records
 
 
 def record(i: int) -> EvalRecord:

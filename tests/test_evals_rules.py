@@ -1,6 +1,6 @@
 import pytest
 
-from alignlab.measure.evals.rules import (
+from alignlab.evals.rules import (
     abstention,
     concession,
     last_mention,

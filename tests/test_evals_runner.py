@@ -4,7 +4,7 @@ from collections.abc import Callable, Sequence
 import pytest
 
 from alignlab.data.records import Sample
-from alignlab.measure.evals import (
+from alignlab.evals import (
     EvalRecord,
     Generate,
     Mean,

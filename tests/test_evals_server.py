@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from alignlab.cli.eval import app
-from alignlab.measure.evals import (
+from alignlab.evals import (
     SUITES,
     EvalRecord,
     RunConfig,

@@ -5,8 +5,8 @@ import random
 import pytest
 
 from alignlab.data.io import write_records
-from alignlab.measure.evals import RunConfig, SuiteOptions, build_tasks, load_samples, run_eval
-from alignlab.measure.evals.suites.sycophancy import PUSHBACK
+from alignlab.evals import RunConfig, SuiteOptions, build_tasks, load_samples, run_eval
+from alignlab.evals.suites.sycophancy import PUSHBACK
 from alignlab.organisms.assistant import gold_utility
 from alignlab.organisms.assistant.annotators import annotator_pool
 from alignlab.organisms.assistant.behaviours import respond

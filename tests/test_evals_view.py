@@ -3,7 +3,7 @@ import re
 from typer.testing import CliRunner
 
 from alignlab.cli.eval import app
-from alignlab.measure.evals import RunConfig, read_records, render_html, run_eval
+from alignlab.evals import RunConfig, read_records, render_html, run_eval
 from test_evals_runner import ScriptedBackend, echo_task
 
 ATTACK = "<script>alert('pwned')</script></pre><img src=x onerror=alert(1)>"

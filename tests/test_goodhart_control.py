@@ -4,7 +4,7 @@ from error the optimizer can push."""
 import numpy as np
 import pytest
 
-from alignlab.measure.goodhart.control import best_of_n_means, gaussian_world, length_world
+from alignlab.goodhart.control import best_of_n_means, gaussian_world, length_world
 
 NS = [1, 2, 4, 8, 16, 32, 64, 128, 256]
 

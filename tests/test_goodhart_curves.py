@@ -4,9 +4,7 @@ import math
 import numpy as np
 import pytest
 
-from alignlab.measure import Estimate
-from alignlab.measure.goodhart.config import WarningConfig
-from alignlab.measure.goodhart.curves import (
+from alignlab.goodhart.curves import (
     SCHEMA,
     analyze,
     efficiency,
@@ -15,9 +13,10 @@ from alignlab.measure.goodhart.curves import (
     read_curves,
     write_curves,
 )
-from alignlab.measure.goodhart.points import Point, PointStore, exact
-from alignlab.measure.goodhart.warning import early_warning, first_alarm, signals, smoothed
+from alignlab.goodhart.points import Point, PointStore, exact
+from alignlab.goodhart.warning import WarningConfig, early_warning, first_alarm, signals, smoothed
 from alignlab.objectives import best_of_n_kl
+from alignlab.stats import Estimate
 
 NS = [1, 2, 4, 8, 16, 32, 64, 128, 256]
 

@@ -13,17 +13,16 @@ from alignlab.cli.goodhart import app
 from alignlab.config import load_config, to_dict
 from alignlab.data.io import read_records, write_records
 from alignlab.data.records import Comparison
-from alignlab.measure.goodhart.config import SweepConfig
-from alignlab.measure.goodhart.experiments import EXPERIMENTS
-from alignlab.measure.goodhart.experiments.adversarial import family_prompts
-from alignlab.measure.goodhart.experiments.base import (
+from alignlab.experiments.forms import EXPERIMENTS
+from alignlab.experiments.forms.adversarial import family_prompts
+from alignlab.experiments.forms.base import (
     across_seeds,
     annotator_pool,
     claim_output_dir,
     curve_figures,
     labelled_pairs,
 )
-from alignlab.measure.goodhart.experiments.extremal import (
+from alignlab.experiments.forms.extremal import (
     ExtremalConfig,
     derived_pairs,
     failures_by_region,
@@ -36,7 +35,8 @@ from alignlab.measure.goodhart.experiments.extremal import (
     restrict,
     shift_drop,
 )
-from alignlab.measure.goodhart.experiments.regressional import scaled_annotators
+from alignlab.experiments.forms.regressional import scaled_annotators
+from alignlab.experiments.sweep.config import SweepConfig
 from alignlab.organisms.assistant import WorldConfig
 from alignlab.organisms.assistant.config import AnnotatorConfig
 from alignlab.organisms.assistant.corpus import comparisons, prompts

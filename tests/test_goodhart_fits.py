@@ -3,7 +3,7 @@ import math
 import numpy as np
 import pytest
 
-from alignlab.measure.goodhart.fits import fit_best_of_n, fit_form, fit_rl, grid_position, peak
+from alignlab.goodhart.fits import fit_best_of_n, fit_form, fit_rl, grid_position, peak
 from alignlab.objectives import best_of_n_kl
 
 BON_D = np.sqrt([best_of_n_kl(2**k) for k in range(9)])

@@ -5,12 +5,12 @@ import pytest
 import alignlab.trainers.dpo as dpo_module
 from alignlab.config import from_dict
 from alignlab.data.io import read_records, write_records
-from alignlab.measure.goodhart.config import SweepConfig
-from alignlab.measure.goodhart.curves import read_curves
-from alignlab.measure.goodhart.dpo import gold_labelled
-from alignlab.measure.goodhart.points import PointStore
-from alignlab.measure.goodhart.ppo import heldout_pressures
-from alignlab.measure.goodhart.sweep import run_sweep
+from alignlab.experiments.sweep.config import SweepConfig
+from alignlab.experiments.sweep.dpo import gold_labelled
+from alignlab.experiments.sweep.ppo import heldout_pressures
+from alignlab.experiments.sweep.runner import run_sweep
+from alignlab.goodhart.curves import read_curves
+from alignlab.goodhart.points import PointStore
 from alignlab.models.reward_fns import batched
 from test_goodhart_sweep import run_until_interrupted
 

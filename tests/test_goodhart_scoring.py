@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 import torch
 
-from alignlab.measure.goodhart.best_of_n import ranking, selection_weights
-from alignlab.measure.goodhart.detector import answers, flags_harm, keyword_reward
-from alignlab.measure.goodhart.points import exact
-from alignlab.measure.goodhart.scoring import Scorers, judged, point, reshape
+from alignlab.experiments.sweep.best_of_n import ranking, selection_weights
+from alignlab.goodhart.detector import answers, flags_harm, keyword_reward
+from alignlab.goodhart.points import exact
+from alignlab.goodhart.scoring import Scorers, judged, point, reshape
 from alignlab.models.reward import EnsembleScores
 from alignlab.organisms.assistant import judge
 from alignlab.organisms.assistant.world import TOPICS

@@ -9,15 +9,15 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-import alignlab.measure.goodhart.best_of_n as bon_module
+import alignlab.experiments.sweep.best_of_n as bon_module
 import alignlab.models.generation as generation
 from alignlab.cli.goodhart import app
 from alignlab.config import from_dict
 from alignlab.data.io import write_records
-from alignlab.measure.goodhart.config import SweepConfig
-from alignlab.measure.goodhart.curves import read_curves
-from alignlab.measure.goodhart.points import PointStore
-from alignlab.measure.goodhart.sweep import report, run_sweep
+from alignlab.experiments.sweep.config import SweepConfig
+from alignlab.experiments.sweep.runner import report, run_sweep
+from alignlab.goodhart.curves import read_curves
+from alignlab.goodhart.points import PointStore
 from alignlab.models.reward import RewardModel
 from alignlab.models.reward_fns import batched
 

@@ -3,8 +3,8 @@ import math
 import numpy as np
 import pytest
 
-from alignlab.measure import intervals
-from alignlab.measure.intervals import Estimate, bootstrap_ci, mean, paired_difference, rate
+from alignlab.stats import intervals
+from alignlab.stats.intervals import Estimate, bootstrap_ci, mean, paired_difference, rate
 
 
 def test_estimate_prints_value_interval_and_n():

@@ -1,6 +1,7 @@
-"""Progress bars for long work: one look everywhere (count, rate, ETA, live metrics).
+"""Progress bars for long work: one look everywhere (count, rate, ETA, live metrics), and
+the stderr console that every stage and command prints its messages through.
 
-Bars go to stderr, so a command's stdout stays machine-readable, and they stay
+Bars and messages go to stderr, so a command's stdout stays machine-readable, and they stay
 silent when disabled or when stderr is not a terminal and ``CI`` is set.
 """
 
@@ -24,6 +25,10 @@ from rich.progress import (
 from rich.text import Text
 
 Advance = Callable[..., None]
+
+err = Console(stderr=True, soft_wrap=True)
+"""Messages to stderr, unwrapped, so paths and ``file:line: field: problem`` lines stay
+whole and greppable."""
 
 
 class _RateColumn(ProgressColumn):

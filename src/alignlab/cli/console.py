@@ -1,14 +1,12 @@
-"""The consoles every command prints through: messages to stderr, unwrapped, so paths
-and ``file:line: field: problem`` lines stay whole and greppable; and the one way a
-command turns a bad config into an error message and an exit code."""
+"""The one way a command turns an error into a message on stderr and an exit code, and a
+bad config into exit 2 (messages go through :data:`alignlab.progress.err`)."""
 
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 
-err = Console(stderr=True, soft_wrap=True)
+from alignlab.progress import err
 
 
 def fail(message: str, code: int) -> typer.Exit:

@@ -27,7 +27,7 @@ def demo(
     each measured on held-out prompts by the gold utility, with the
     Goodhart curves and the three forms. Finished stages are reused.
     """
-    from alignlab.demo import DemoConfig, run_demo
+    from alignlab.experiments.demo import DemoConfig, run_demo
 
     given = {"out": None if out is None else str(out), "seed": seed, "threads": threads}
     overrides = [f"{k}={v!r}" for k, v in given.items() if v is not None] + list(set_)

@@ -59,7 +59,7 @@ def _backend(
 @app.command("list")
 def list_suites() -> None:
     """List the suites with their sample counts and what they measure."""
-    from alignlab.measure.evals.registry import SUITES, SuiteOptions
+    from alignlab.evals.registry import SUITES, SuiteOptions
 
     table = Table(title="alignlab eval suites")
     for column in ("suite", "samples", "measures"):
@@ -123,9 +123,9 @@ def run(
     progress: bool = typer.Option(True, help="Show a progress bar on stderr."),
 ) -> None:
     """Evaluate a model on suites; write records.jsonl and summary.json to --out."""
-    from alignlab.measure.evals.options import SuiteOptions
-    from alignlab.measure.evals.registry import SUITES, build_tasks, parse_suites
-    from alignlab.measure.evals.runner import RunConfig, RunError, run_eval
+    from alignlab.evals.options import SuiteOptions
+    from alignlab.evals.registry import SUITES, build_tasks, parse_suites
+    from alignlab.evals.runner import RunConfig, RunError, run_eval
     from alignlab.models.backends import EndpointError, ResponseCache
 
     try:
@@ -195,8 +195,8 @@ def view(
     max_records: int | None = typer.Option(None, min=0, help="Show at most N records per suite."),
 ) -> None:
     """Render a run's summary and records as one self-contained HTML page."""
-    from alignlab.measure.evals.records import EvalRecordError
-    from alignlab.measure.evals.view import write_view
+    from alignlab.evals.records import EvalRecordError
+    from alignlab.evals.view import write_view
 
     try:
         path = write_view(run_dir, out or run_dir / "view.html", max_records=max_records)

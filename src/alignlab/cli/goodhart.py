@@ -76,9 +76,9 @@ def _print_curves(body: dict) -> None:
 @app.command()
 def sweep(config: Path | None = CONFIG, set_: list[str] = SET) -> None:
     """Run one optimizer across a range of pressure (resumes an interrupted sweep)."""
-    from alignlab.measure.goodhart.config import SweepConfig
-    from alignlab.measure.goodhart.curves import read_curves
-    from alignlab.measure.goodhart.sweep import run_sweep
+    from alignlab.experiments.sweep.config import SweepConfig
+    from alignlab.experiments.sweep.runner import run_sweep
+    from alignlab.goodhart.curves import read_curves
 
     path = _call(run_sweep, load_settings(SweepConfig, config, set_))
     _print_curves(read_curves(path))
@@ -88,8 +88,8 @@ def sweep(config: Path | None = CONFIG, set_: list[str] = SET) -> None:
 @app.command()
 def report(directory: Path = typer.Argument(..., help="A sweep's output_dir.")) -> None:
     """Rewrite a sweep's curves.json and plots from its points.jsonl, and print them."""
-    from alignlab.measure.goodhart.curves import read_curves
-    from alignlab.measure.goodhart.sweep import report as write_report
+    from alignlab.experiments.sweep.runner import report as write_report
+    from alignlab.goodhart.curves import read_curves
 
     path = _call(write_report, directory)
     _print_curves(read_curves(path))
@@ -147,7 +147,7 @@ def _print_warnings(body: dict) -> None:
 
 
 def _experiment(name: str, config: Path | None, set_: list[str], seeds: int | None) -> None:
-    from alignlab.measure.goodhart.experiments import EXPERIMENTS
+    from alignlab.experiments.forms import EXPERIMENTS
 
     config_class, run = EXPERIMENTS[name]
     overrides = [*set_, *([f"seeds={seeds}"] if seeds is not None else [])]

@@ -27,11 +27,11 @@ import numpy as np
 
 from alignlab.data.io import write_records
 from alignlab.data.records import Text
-from alignlab.measure import Estimate, mean
 from alignlab.models.generation import generate
 from alignlab.models.reward_fns import RewardFn
 from alignlab.objectives import best_of_n_kl
 from alignlab.progress import progress_bar
+from alignlab.stats import Estimate, mean
 
 
 def order_by_proxy(proxy: np.ndarray) -> np.ndarray:

@@ -25,10 +25,10 @@ from accelerate import PartialState
 
 from alignlab.data.io import read_records
 from alignlab.data.records import Comparison
-from alignlab.measure import Estimate, comparison_accuracy
 from alignlab.models.loading import load_tokenizer, wrap_lora
 from alignlab.models.reward import RewardEnsemble, RewardModel
 from alignlab.objectives import bradley_terry_loss
+from alignlab.stats import Estimate, comparison_accuracy
 from alignlab.trainers.config import TrainConfig
 from alignlab.trainers.loop import Task, make_accelerator, run_loop
 from alignlab.trainers.preferences import collate_comparisons, encode_comparisons

@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from alignlab.measure.intervals import Estimate, mean, rate
 from alignlab.organisms.assistant.gold import CATEGORIES, Judgement
+from alignlab.stats.intervals import Estimate, mean, rate
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,1 @@
+"""The alignment suites, one module each; :mod:`alignlab.evals.registry` names them."""

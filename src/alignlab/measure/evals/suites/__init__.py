@@ -1,1 +1,0 @@
-"""The alignment suites, one module each; :mod:`alignlab.measure.evals.registry` names them."""

@@ -1,0 +1,362 @@
+"""Agreement between utility functions, between a scorer and labels, and among annotators.
+
+A utility function maps each action (a response) to a score; two agents are
+aligned when they order all actions the same way. This module measures how
+far two orderings agree (pairwise agreement, Kendall's tau-b, Spearman's
+rho), how often a scorer sides with labelled comparisons, and how reliably a
+pool of annotators labels the same units (Krippendorff's alpha).
+
+Ranking functions take 1-D utilities (NaN is an error) and run in
+O(n log^2 n) time and O(n) memory, so a million actions take seconds.
+Annotator functions take a reliability matrix ``[n_annotators, n_units]``
+with NaN where an annotator did not label a unit.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Hashable, Iterable
+from typing import Literal, NamedTuple
+
+import numpy as np
+from scipy import sparse
+
+from alignlab.stats.intervals import Estimate, mean
+
+Ties = Literal["half", "drop"]
+Level = Literal["nominal", "ordinal", "interval", "ratio"]
+
+LEVELS = ("nominal", "ordinal", "interval", "ratio")
+
+
+def ordering(utilities) -> np.ndarray:
+    """Indices of the actions from best (highest utility) to worst; ties keep input order."""
+    return np.argsort(-_as_utilities(utilities, "utilities"), kind="stable")
+
+
+def ranks(utilities) -> np.ndarray:
+    """Ranks 1..n from lowest to highest utility, tied actions sharing their average rank."""
+    u = _as_utilities(utilities, "utilities")
+    order = np.argsort(u, kind="stable")
+    sorted_u = u[order]
+    first = np.r_[True, sorted_u[1:] != sorted_u[:-1]]
+    starts = np.flatnonzero(first)
+    ends = np.r_[starts[1:], u.size]  # a tie group fills sorted positions [start, end)
+    group = np.cumsum(first) - 1
+    result = np.empty(u.size)
+    result[order] = (starts[group] + ends[group] + 1) / 2.0
+    return result
+
+
+class PairCounts(NamedTuple):
+    """How the n(n-1)/2 pairs of actions fall under two utility functions u and v."""
+
+    n_pairs: int
+    concordant: int  # strictly ordered the same way by both
+    discordant: int  # strictly ordered opposite ways
+    tied_u_only: int  # tied under u, strictly ordered by v
+    tied_v_only: int
+    tied_both: int
+
+
+def pair_counts(u, v) -> PairCounts:
+    """Classify every pair of actions, in O(n log^2 n) without listing the pairs.
+
+    Ties come from group sizes; discordant pairs are the inversions of v once
+    the actions are sorted by (u, v) (Knight 1966, "A computer method for
+    calculating Kendall's tau with ungrouped data"), counted by a merge sort.
+    """
+    u, v = _as_pair(u, v)
+    n = u.size
+    u_code = np.unique(u, return_inverse=True)[1]
+    v_code = np.unique(v, return_inverse=True)[1]
+    tied_u = _tied_pairs(u_code)
+    tied_v = _tied_pairs(v_code)
+    tied_both = _tied_pairs(u_code * n + v_code)
+    n_pairs = n * (n - 1) // 2
+    discordant = _inversions(v_code[np.lexsort((v_code, u_code))])
+    untied = n_pairs - tied_u - tied_v + tied_both
+    return PairCounts(
+        n_pairs=n_pairs,
+        concordant=untied - discordant,
+        discordant=discordant,
+        tied_u_only=tied_u - tied_both,
+        tied_v_only=tied_v - tied_both,
+        tied_both=tied_both,
+    )
+
+
+def discordant_pairs(u, v) -> int:
+    """Number of action pairs that u and v strictly order opposite ways."""
+    return pair_counts(u, v).discordant
+
+
+def pairwise_agreement(u, v, *, ties: Ties = "half") -> float:
+    """Fraction of action pairs i < j that u and v order the same way.
+
+    A pair strictly ordered alike by both agrees; a pair tied under both
+    agrees; a pair tied under one and strictly ordered by the other counts
+    1/2 with ``ties="half"`` (a coin flip would break the tie) and is left
+    out with ``ties="drop"``. NaN when no pair counts (fewer than 2 actions).
+    """
+    _check_ties(ties)
+    c = pair_counts(u, v)
+    one_sided = c.tied_u_only + c.tied_v_only
+    agree = c.concordant + c.tied_both
+    if ties == "half":
+        total, agree = c.n_pairs, agree + 0.5 * one_sided
+    else:
+        total = c.n_pairs - one_sided
+    return agree / total if total else float("nan")
+
+
+def kendall_tau_b(u, v) -> float:
+    """Kendall's tau-b: (C - D) / sqrt((P - T_u) (P - T_v)).
+
+    C and D count concordant and discordant pairs, P all pairs, T_u and T_v
+    the pairs tied under u and under v (Kendall 1945, "The treatment of ties
+    in ranking problems"). NaN when u or v is constant.
+    """
+    c = pair_counts(u, v)
+    tied_u = c.tied_u_only + c.tied_both
+    tied_v = c.tied_v_only + c.tied_both
+    # One square root of the exact integer product, so identical orderings give exactly 1.
+    denominator = math.sqrt((c.n_pairs - tied_u) * (c.n_pairs - tied_v))
+    if denominator == 0:
+        return float("nan")
+    return float(np.clip((c.concordant - c.discordant) / denominator, -1.0, 1.0))
+
+
+def spearman_rho(u, v) -> float:
+    """Spearman's rho: Pearson's correlation of the average ranks (Spearman 1904).
+
+    NaN when u or v is constant.
+    """
+    u, v = _as_pair(u, v)
+    ru = ranks(u) - (u.size + 1) / 2.0
+    rv = ranks(v) - (v.size + 1) / 2.0
+    denominator = math.sqrt((ru @ ru) * (rv @ rv))
+    if denominator == 0:
+        return float("nan")
+    return float(np.clip(ru @ rv / denominator, -1.0, 1.0))
+
+
+def comparison_accuracy(
+    chosen_scores,
+    rejected_scores,
+    *,
+    labels=None,
+    ties: Ties = "half",
+    level: float = 0.95,
+    seed: int = 0,
+) -> Estimate:
+    """How often a scorer prefers the response the labels prefer, with a bootstrap interval.
+
+    Per comparison the agreement is ``p [s_c > s_r] + (1 - p) [s_c < s_r]``,
+    where ``p`` is the labelled probability that ``chosen`` is preferred
+    (``labels``; 1 for every comparison when ``labels`` is None), so soft
+    labels give the expected agreement with a labeller who picks ``chosen``
+    with probability p. A tied score counts 1/2 with ``ties="half"`` and
+    drops the comparison with ``ties="drop"``.
+    """
+    _check_ties(ties)
+    chosen, rejected = _as_pair(chosen_scores, rejected_scores, "chosen_scores", "rejected_scores")
+    if labels is None:
+        p = np.ones(chosen.size)
+    else:
+        p = _as_utilities(labels, "labels")
+        if p.size != chosen.size:
+            raise ValueError(f"labels has {p.size} values for {chosen.size} comparisons")
+        if ((p < 0) | (p > 1)).any():
+            raise ValueError("labels must be probabilities in [0, 1]")
+    agreement = p * (chosen > rejected) + (1 - p) * (chosen < rejected)
+    tied = chosen == rejected
+    agreement = np.where(tied, 0.5, agreement) if ties == "half" else agreement[~tied]
+    return mean(agreement, level=level, seed=seed)
+
+
+def reliability_from_labels(
+    labels: Iterable[tuple[Hashable, Hashable, float]],
+) -> tuple[np.ndarray, list[Hashable], list[Hashable]]:
+    """Build the reliability matrix from ``(unit_key, annotator_id, label)`` triples.
+
+    Returns ``(matrix, annotator_ids, unit_keys)``: ``matrix[a, u]`` is the
+    label annotator ``annotator_ids[a]`` gave unit ``unit_keys[u]``, NaN if
+    none. Annotators and units keep the order of their first appearance; an
+    annotator who labelled a unit twice keeps the last label.
+    """
+    units: dict[Hashable, int] = {}
+    annotators: dict[Hashable, int] = {}
+    cells: dict[tuple[int, int], float] = {}
+    for unit, annotator, label in labels:
+        key = (
+            annotators.setdefault(annotator, len(annotators)),
+            units.setdefault(unit, len(units)),
+        )
+        try:
+            cells[key] = float(label)
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"label {label!r} of unit {unit!r} by annotator {annotator!r} is not a number"
+            ) from None
+    matrix = np.full((len(annotators), len(units)), np.nan)
+    if cells:
+        rows, cols = np.array(list(cells), dtype=np.int64).T
+        matrix[rows, cols] = np.fromiter(cells.values(), dtype=float, count=len(cells))
+    return matrix, list(annotators), list(units)
+
+
+def disagreement_rate(matrix) -> float:
+    """Fraction of pairs of annotators' labels on the same unit that differ.
+
+    Pooled over units: sum of disagreeing pairs / sum of m_u (m_u - 1) / 2,
+    where m_u annotators labelled unit u. NaN when no unit has two labels.
+    """
+    _, counts, m = _unit_value_counts(matrix, min_labels=2)
+    pairs = float((m * (m - 1)).sum()) / 2.0
+    if pairs == 0:
+        return float("nan")
+    agreeing = float((counts.data * (counts.data - 1)).sum()) / 2.0
+    return 1.0 - agreeing / pairs
+
+
+def krippendorff_alpha(matrix, level: Level = "nominal") -> float:
+    """Krippendorff's alpha of a reliability matrix, missing labels allowed.
+
+    ``alpha = 1 - (n - 1) sum_ck o_ck d_ck / sum_ck n_c n_k d_ck``, where the
+    coincidence matrix ``o_ck = sum_u (pairs of values c, k in unit u) / (m_u - 1)``
+    runs over units with m_u >= 2 labels, ``n_c = sum_k o_ck``, ``n = sum_c n_c``
+    and d is the squared difference function of the ``level`` (Krippendorff
+    2011, "Computing Krippendorff's Alpha-Reliability"). 1 is perfect
+    agreement, 0 is agreement at chance; NaN when no unit has two labels or
+    all labels are equal. Memory grows with the square of the number of
+    distinct labels, so round continuous ratings to a few thousand values.
+    """
+    if level not in LEVELS:
+        raise ValueError(f"level must be one of {LEVELS}, got {level!r}")
+    values, counts, m = _unit_value_counts(matrix, min_labels=2)
+    if values.size == 0:
+        return float("nan")
+    if level == "ratio" and values[0] < 0:
+        raise ValueError(f"ratio level needs non-negative labels, got {values[0]}")
+    weighted = sparse.csr_array(counts.multiply(1.0 / (m - 1.0)[:, None]))
+    coincidences = (counts.T @ weighted).toarray() - np.diag(weighted.sum(axis=0))
+    n_c = coincidences.sum(axis=1)
+    n = n_c.sum()
+    delta = _squared_difference(values, n_c, level)
+    expected = n_c @ delta @ n_c
+    if expected == 0:
+        return float("nan")
+    return float(1.0 - (n - 1.0) * (coincidences * delta).sum() / expected)
+
+
+def majority_labels(matrix) -> np.ndarray:
+    """Each unit's most frequent label; NaN for a unit with no labels or a tie for the most."""
+    values, counts, _ = _unit_value_counts(matrix, min_labels=0)
+    n_units = counts.shape[0]
+    rows = np.repeat(np.arange(n_units), np.diff(counts.indptr))
+    top = np.zeros(n_units)
+    np.maximum.at(top, rows, counts.data)
+    is_top = counts.data == top[rows]
+    winners = np.full(n_units, np.nan)
+    winners[rows[is_top]] = values[counts.indices[is_top]]
+    winners[np.bincount(rows[is_top], minlength=n_units) != 1] = np.nan
+    return winners
+
+
+def _squared_difference(values: np.ndarray, n_c: np.ndarray, level: Level) -> np.ndarray:
+    """Krippendorff's metric differences d_ck for sorted distinct ``values``."""
+    c, k = np.meshgrid(np.arange(values.size), np.arange(values.size), indexing="ij")
+    if level == "nominal":
+        return (c != k).astype(float)
+    if level == "ordinal":
+        # (sum of n_g for g from c to k, minus half of n_c and n_k) squared.
+        cumulative = np.cumsum(n_c)
+        low, high = np.minimum(c, k), np.maximum(c, k)
+        between = cumulative[high] - cumulative[low] + n_c[low]
+        return (between - (n_c[c] + n_c[k]) / 2.0) ** 2
+    x, y = values[c], values[k]
+    if level == "interval":
+        return (x - y) ** 2
+    total = x + y
+    ratio = np.divide(x - y, total, out=np.zeros_like(total), where=total != 0)
+    return ratio**2
+
+
+def _unit_value_counts(
+    matrix, *, min_labels: int
+) -> tuple[np.ndarray, sparse.csr_array, np.ndarray]:
+    """Sorted distinct labels, counts[unit, value] (sparse), and labels per unit.
+
+    Only units with at least ``min_labels`` labels are kept.
+    """
+    matrix = np.asarray(matrix, dtype=float)
+    if matrix.ndim != 2:
+        raise ValueError(
+            f"reliability matrix must be 2-D [n_annotators, n_units], got shape {matrix.shape}"
+        )
+    if np.isinf(matrix).any():
+        raise ValueError("reliability matrix contains an infinite label")
+    labelled = ~np.isnan(matrix)
+    m = labelled.sum(axis=0)
+    keep = m >= min_labels
+    labelled = labelled[:, keep]
+    annotator, unit = np.nonzero(labelled)
+    values, codes = np.unique(matrix[:, keep][annotator, unit], return_inverse=True)
+    counts = sparse.csr_array(
+        (np.ones(codes.size), (unit, codes)), shape=(labelled.shape[1], values.size)
+    )
+    counts.sum_duplicates()
+    return values, counts, m[keep].astype(float)
+
+
+def _tied_pairs(codes: np.ndarray) -> int:
+    sizes = np.unique(codes, return_counts=True)[1].astype(np.int64)
+    return int((sizes * (sizes - 1) // 2).sum())
+
+
+def _inversions(x: np.ndarray) -> int:
+    """Pairs i < j with x[i] > x[j], by a bottom-up merge sort.
+
+    At each pass every block of 2w items merges two sorted halves; a right
+    half's item moves left past exactly the left half's items greater than
+    it, and a left half's item moves right past the smaller ones, so the
+    pass's cross inversions are half the total distance the items move.
+    """
+    n = x.size
+    position = np.arange(n)
+    x = x.astype(np.int64)
+    total = 0
+    width = 1
+    while width < n:
+        # x < n, so sorting block * n + x merges within blocks; "stable" keeps equal
+        # values in place (no inversion) and lets the sort exploit the sorted halves.
+        order = np.argsort((position // (2 * width)) * n + x, kind="stable")
+        total += int(np.abs(order - position).sum()) // 2
+        x = x[order]
+        width *= 2
+    return total
+
+
+def _check_ties(ties: str) -> None:
+    if ties not in ("half", "drop"):
+        raise ValueError(f"ties must be 'half' or 'drop', got {ties!r}")
+
+
+def _as_utilities(values, name: str) -> np.ndarray:
+    values = np.asarray(values, dtype=float)
+    if values.ndim != 1:
+        raise ValueError(f"{name} must be 1-D (one score per action), got shape {values.shape}")
+    missing = np.isnan(values)
+    if missing.any():
+        raise ValueError(f"{name} contains NaN at index {int(np.flatnonzero(missing)[0])}")
+    return values
+
+
+def _as_pair(u, v, u_name: str = "u", v_name: str = "v") -> tuple[np.ndarray, np.ndarray]:
+    u, v = _as_utilities(u, u_name), _as_utilities(v, v_name)
+    if u.size != v.size:
+        raise ValueError(
+            f"{u_name} and {v_name} must score the same actions: got {u.size} and {v.size} scores"
+        )
+    return u, v

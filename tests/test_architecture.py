@@ -1,0 +1,41 @@
+"""The tree is the pipeline: the import contracts of pyproject.toml hold, and no source file
+outgrows one idea."""
+
+import tomllib
+from pathlib import Path
+
+from importlinter import cli
+
+ROOT = Path(__file__).resolve().parents[1]
+SOURCES = ROOT / "src" / "alignlab"
+
+
+def test_no_import_goes_up_a_layer_and_no_siblings_import_each_other(capsys):
+    code = cli.lint_imports(config_filename=str(ROOT / "pyproject.toml"), no_cache=True)
+    shown = capsys.readouterr().out
+    assert code == 0, shown
+    assert "2 kept, 0 broken" in shown
+
+
+def test_every_layer_of_the_contract_is_a_package_or_room_kept_for_one():
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]
+    (layers,) = [c["layers"] for c in config["contracts"] if c["type"] == "layers"]
+    named = [name.strip() for layer in layers for name in layer.split("|")]
+    for name in named:
+        optional = name.startswith("(")
+        path = SOURCES.parent / name.strip("()").replace(".", "/")
+        exists = path.is_dir() or path.with_suffix(".py").is_file()
+        assert exists or optional, f"{name}: a layer with no package"
+    covered = {n.strip("()").split(".")[1] for n in named}
+    packages = {p.name for p in SOURCES.iterdir() if (p / "__init__.py").exists()}
+    modules = {p.stem for p in SOURCES.glob("*.py") if not p.stem.startswith("__")}
+    assert packages | modules <= covered, f"not in any layer: {(packages | modules) - covered}"
+
+
+def test_no_source_file_is_past_400_lines():
+    long = {
+        str(p.relative_to(SOURCES)): n
+        for p in SOURCES.rglob("*.py")
+        if (n := len(p.read_text().splitlines())) > 400
+    }
+    assert not long, f"split these along the pipeline: {long}"
