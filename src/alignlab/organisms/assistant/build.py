@@ -52,6 +52,7 @@ WORLD_MODULES = (
     "gold",
     "language",
     "pretrain",
+    "scorers",
     "world",
 )
 """The modules of this package that decide what a build writes."""
