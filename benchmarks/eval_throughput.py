@@ -9,7 +9,7 @@ second. Then runs the same suite, sampled at temperature 1 (every request carrie
 own seed), through :class:`~alignlab.models.backends.HFBackend` on the same model, at
 batch sizes 1 and 32. Run it from the repository root::
 
-    python benchmarks/eval_throughput.py [--samples 96] [--max-tokens 16]
+    python benchmarks/eval_throughput.py [--samples 96] [--max-new-tokens 16]
 """
 
 from __future__ import annotations
@@ -40,14 +40,14 @@ def timed(tasks, backend, out: Path, config: RunConfig) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--samples", type=int, default=96, help="Samples per run (at most 120).")
-    parser.add_argument("--max-tokens", type=int, default=16, help="Tokens per answer.")
+    parser.add_argument("--max-new-tokens", type=int, default=16, help="Tokens per answer.")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32])
     args = parser.parse_args()
-    tasks = build_tasks("verbosity", SuiteOptions(max_tokens=args.max_tokens))
+    tasks = build_tasks("verbosity", SuiteOptions(max_new_tokens=args.max_new_tokens))
     with tempfile.TemporaryDirectory() as tmp:
         model = write_tiny_causal_lm(Path(tmp) / "model")
         with serve(model, "--max-batch", "32") as url:
-            print(f"server {url}, {args.samples} samples, {args.max_tokens} tokens per answer")
+            print(f"server {url}, {args.samples} samples, {args.max_new_tokens} tokens per answer")
             for concurrency in args.concurrency:
                 backend = OpenAIChatBackend(url, "tiny", concurrency=concurrency)
                 config = RunConfig(
@@ -56,7 +56,7 @@ def main() -> None:
                 rate = timed(tasks, backend, Path(tmp) / f"run-{concurrency}", config)
                 print(f"concurrency {concurrency:>3}: {rate}")
         sampled = build_tasks(
-            "verbosity", SuiteOptions(max_tokens=args.max_tokens, temperature=1.0)
+            "verbosity", SuiteOptions(max_new_tokens=args.max_new_tokens, temperature=1.0)
         )
         print("local HF model, sampled at temperature 1, each request seeded:")
         for batch_size in (1, 32):

@@ -79,7 +79,7 @@ def main() -> None:
         "prompts": str(data / "prompts_train.jsonl"),
         "eval_prompts": str(data / "prompts_heldout.jsonl"),
         "gold": "gold",
-        "gold_judge": JUDGE,
+        "judge": JUDGE,
         "eval_every": 20,
         "save_every": 0,
     }

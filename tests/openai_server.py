@@ -130,7 +130,7 @@ def make_handler(backend, batcher: Batcher, faults: dict[int, str], options) -> 
             try:
                 request = GenerationRequest(
                     body["messages"],
-                    max_tokens=body.get("max_tokens", 256),
+                    max_new_tokens=body.get("max_tokens", 256),
                     temperature=body.get("temperature", 1.0),
                     top_p=body.get("top_p", 1.0),
                     seed=body.get("seed"),

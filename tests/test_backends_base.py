@@ -43,7 +43,12 @@ def test_bad_prompts_name_the_problem(prompt, where):
 
 def test_request_defaults_are_greedy_and_deterministic():
     request = GenerationRequest("hi")
-    assert (request.max_tokens, request.temperature, request.top_p, request.n) == (256, 0.0, 1.0, 1)
+    assert (request.max_new_tokens, request.temperature, request.top_p, request.n) == (
+        256,
+        0.0,
+        1.0,
+        1,
+    )
     assert request.stop == () and request.seed is None and not request.sampled
     assert GenerationRequest("hi", temperature=1.0).sampled
     assert not GenerationRequest("hi", temperature=1.0, seed=0).sampled
@@ -56,7 +61,7 @@ def test_request_stop_becomes_a_tuple():
 @pytest.mark.parametrize(
     ("field", "value"),
     [
-        ("max_tokens", 0),
+        ("max_new_tokens", 0),
         ("temperature", -0.1),
         ("temperature", math.nan),
         ("top_p", 0.0),

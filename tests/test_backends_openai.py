@@ -92,7 +92,7 @@ def test_request_body_and_completion():
     server = FakeServer()
     backend = server.backend(extra_body={"top_k": 40})
     request = GenerationRequest(
-        "hi", max_tokens=5, temperature=0.5, top_p=0.9, seed=3, stop=["\n"], n=2
+        "hi", max_new_tokens=5, temperature=0.5, top_p=0.9, seed=3, stop=["\n"], n=2
     )
     [completion] = backend.generate([request])
     [sent] = server.requests

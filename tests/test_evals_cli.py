@@ -27,15 +27,15 @@ def test_list_names_every_suite_with_its_size():
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--suite", "refusal"], "--model: name a model directory or hub id"),
+        (["--suite", "refusal"], "model: name a model directory or hub id"),
         (["--suite", "refusal,nope", "--model", "m"], "unknown suite 'nope'"),
-        (["--suite", "world-refusal", "--model", "m"], "--organism: the suites ['world-refusal']"),
+        (["--suite", "world-refusal", "--model", "m"], "organism: the suites ['world-refusal']"),
         (["--suite", "refusal", "--model", "/no/such/model"], "/no/such/model: no such model"),
         (
             ["--suite", "refusal", "--model", "m", "--api-key-env", "KEY"],
-            "--api-key-env: only an endpoint",
+            "api_key_env: only an endpoint",
         ),
-        (["--suite", "refusal", "--base-url", "http://x:1/v1"], "--model: name the model"),
+        (["--suite", "refusal", "--base-url", "http://x:1/v1"], "model: name the model"),
     ],
 )
 def test_bad_runs_are_refused_with_the_reason(args, message, tmp_path):
@@ -47,7 +47,7 @@ def test_bad_runs_are_refused_with_the_reason(args, message, tmp_path):
 def test_a_local_model_run_writes_records_and_summary(model_dir, tmp_path):
     out = tmp_path / "run"
     args = ["run", "--model", str(model_dir), "--suite", "verbosity,refusal", "--limit", "3"]
-    result = runner.invoke(app, [*args, "--max-tokens", "6", "--out", str(out), "--no-progress"])
+    result = runner.invoke(app, [*args, "--max-new-tokens", "6", "--out", str(out), "--no-progress"])
     assert result.exit_code == 0, result.output
     records = read_records(out / "records.jsonl")
     assert [(r.suite, r.id) for r in records] == [

@@ -26,7 +26,7 @@ def test_it_is_a_backend(backend):
 
 
 def test_greedy_generation_is_generate_samples_batched(backend):
-    completions = backend.generate([GenerationRequest(p, max_tokens=6) for p in PROMPTS])
+    completions = backend.generate([GenerationRequest(p, max_new_tokens=6) for p in PROMPTS])
     expected = generate_samples(
         backend.model, backend.tokenizer, PROMPTS, max_new_tokens=6, do_sample=False
     )
@@ -40,16 +40,16 @@ def test_greedy_generation_is_generate_samples_batched(backend):
 
 
 def test_stop_strings_cut_the_text(backend):
-    [full] = backend.generate([GenerationRequest(PROMPTS[0], max_tokens=8)])
+    [full] = backend.generate([GenerationRequest(PROMPTS[0], max_new_tokens=8)])
     word = full.text.split()[2]
-    [cut] = backend.generate([GenerationRequest(PROMPTS[0], max_tokens=8, stop=(word,))])
+    [cut] = backend.generate([GenerationRequest(PROMPTS[0], max_new_tokens=8, stop=(word,))])
     assert cut.text == full.text[: full.text.find(word)]
     assert cut.finish_reasons == ("stop",)
 
 
 def test_seeded_sampling_repeats_and_seeds_differ(backend):
     def draw(seed):
-        request = GenerationRequest(PROMPTS[2], max_tokens=8, temperature=1.0, seed=seed, n=3)
+        request = GenerationRequest(PROMPTS[2], max_new_tokens=8, temperature=1.0, seed=seed, n=3)
         return backend.generate([request])[0].texts
 
     assert draw(1) == draw(1)
@@ -59,7 +59,7 @@ def test_seeded_sampling_repeats_and_seeds_differ(backend):
 
 def test_seeded_requests_batch_and_each_gives_what_it_gives_alone(backend):
     requests = [
-        GenerationRequest(p, max_tokens=8, temperature=1.0, seed=40 + i)
+        GenerationRequest(p, max_new_tokens=8, temperature=1.0, seed=40 + i)
         for i, p in enumerate(PROMPTS)
     ]
     together = [c.texts for c in backend.generate(requests)]
@@ -89,7 +89,7 @@ def test_top_logprobs_are_the_first_tokens_distribution(backend):
     top = backend.top_logprobs(PROMPTS[1], 5)
     assert len(top) == 5
     assert [lp for _, lp in top] == sorted((lp for _, lp in top), reverse=True)
-    [greedy] = backend.generate([GenerationRequest(PROMPTS[1], max_tokens=1)])
+    [greedy] = backend.generate([GenerationRequest(PROMPTS[1], max_new_tokens=1)])
     assert greedy.text.strip() == top[0][0].strip()
     assert all(lp <= 0 and math.isfinite(lp) for _, lp in top)
 
@@ -102,7 +102,7 @@ def test_bad_input_is_refused(backend):
 
 
 def test_a_sampled_run_repeats_under_its_seed(backend, tmp_path):
-    tasks = build_tasks("verbosity", SuiteOptions(max_tokens=6, temperature=1.0))
+    tasks = build_tasks("verbosity", SuiteOptions(max_new_tokens=6, temperature=1.0))
 
     def run(name, seed, chunk_size):
         config = RunConfig(seed=seed, limit=6, chunk_size=chunk_size, progress=False)

@@ -80,7 +80,7 @@ def echo_task(n: int = 10, name: str = "echo") -> Task:
         name=name,
         description="repeat the question",
         samples=samples,
-        solver=Generate(max_tokens=8),
+        solver=Generate(max_new_tokens=8),
         scorers=(RuleScorer("repeats", repeats),),
         metrics=(Mean("repeat_rate", "share repeated", "repeats"),),
     )

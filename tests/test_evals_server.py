@@ -60,7 +60,7 @@ def check_well_formed(records: list[EvalRecord], task) -> None:
 
 
 def run_both(suites, server, model_dir, organism, tmp_path, limit):
-    options = SuiteOptions(max_tokens=6, organism=organism)
+    options = SuiteOptions(max_new_tokens=6, organism=organism)
     tasks = build_tasks(suites, options)
     endpoint = OpenAIChatBackend(server, "tiny", concurrency=4, max_retries=0)
     local = HFBackend.load(model_dir, device="cpu")
@@ -107,7 +107,11 @@ def test_server_faults_are_retried_or_recorded_and_the_run_completes(
     with serve(model_dir, "--faults", faults, "--fault-delay", "2", "--log", str(log)) as url:
         args = ["run", "--base-url", url, "--model", "tiny", "--api-key-env", "ALIGNLAB_TEST_KEY"]
         args += ["--suite", "verbosity", "--limit", "12", "--out", str(tmp_path / "run")]
-        args += ["--max-tokens", "6", "--timeout", "1", "--concurrency", "1", "--chunk-size", "4"]
+        args += [
+            "--max-new-tokens",
+            "6",
+            *("--set", "timeout=1", "--set", "concurrency=1", "--set", "run.chunk_size=4"),
+        ]
         result = CliRunner().invoke(app, [*args, "--no-progress"])
     assert result.exit_code == 0, result.output
     seen = [json.loads(line) for line in log.read_text().splitlines()]
@@ -139,7 +143,13 @@ def test_a_killed_run_resumes_without_repeating_or_losing_samples(model_dir, tmp
     log = tmp_path / "requests.jsonl"
     with serve(model_dir, "--delay", "0.05", "--log", str(log)) as url:
         common = ["run", "--base-url", url, "--model", "tiny", "--suite", "sycophancy,verbosity"]
-        common += ["--limit", "12", "--max-tokens", "6", "--concurrency", "1", "--chunk-size", "2"]
+        common += [
+            "--limit",
+            "12",
+            "--max-new-tokens",
+            "6",
+            *("--set", "concurrency=1", "--set", "run.chunk_size=2"),
+        ]
         common += ["--seed", "7", "--no-progress"]
         killed = tmp_path / "killed"
         process = cli(*common, "--out", str(killed))

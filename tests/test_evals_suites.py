@@ -17,7 +17,7 @@ from test_evals_runner import ScriptedBackend
 
 
 def metrics(backend, suite, tmp_path, limit=None, **options):
-    tasks = build_tasks(suite, SuiteOptions(max_tokens=32, **options))
+    tasks = build_tasks(suite, SuiteOptions(max_new_tokens=32, **options))
     summary = run_eval(tasks, backend, tmp_path, RunConfig(limit=limit, progress=False))
     assert all(s["n_errors"] == 0 for s in summary["suites"].values())
     return {k: m["value"] for k, m in summary["suites"][suite]["metrics"].items()}

@@ -134,13 +134,13 @@ def test_sampled_pairs_are_two_different_responses(tmp_path):
             seen.extend(r.seed for r in requests)
             return super().generate(requests)
 
-    pairs = sample_pairs(items(2), Seeds(answer=answer), max_tokens=8, temperature=1.0, seed=0)
+    pairs = sample_pairs(items(2), Seeds(answer=answer), max_new_tokens=8, temperature=1.0, seed=0)
     assert [p.id for p in pairs] == ["q0"]
     assert pairs[0].first != pairs[0].second
     # Every request of every try draws with a seed of its own.
     assert len(seen) > 4 and len(set(seen)) == len(seen)
     with pytest.raises(ValueError, match="sampling"):
-        sample_pairs(items(1), Scripted(), max_tokens=8, temperature=0.0, seed=0)
+        sample_pairs(items(1), Scripted(), max_new_tokens=8, temperature=0.0, seed=0)
 
 
 def test_label_config_needs_pairs_or_prompts_with_a_policy():

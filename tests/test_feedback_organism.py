@@ -28,7 +28,7 @@ def test_sl_cai_and_ai_feedback_run_on_the_organism(tmp_path):
                 "output": str(revisions),
                 "policy": {"model": base, "device": "cpu"},
                 "rounds": 2,
-                "max_tokens": 12,
+                "max_new_tokens": 12,
             },
         )
     )

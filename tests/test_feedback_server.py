@@ -65,7 +65,9 @@ def test_revise_through_the_endpoint_matches_the_local_model(
 ):
     monkeypatch.setenv("ALIGNLAB_CAI_KEY", SECRET)
     prompts, _ = data
-    common = dict(prompts=prompts, constitution="default", temperature=0.0, max_tokens=6, rounds=2)
+    common = dict(
+        prompts=prompts, constitution="default", temperature=0.0, max_new_tokens=6, rounds=2
+    )
     endpoint = dict(
         policy__model="tiny",
         policy__base_url=server,

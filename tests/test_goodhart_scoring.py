@@ -4,14 +4,14 @@ import numpy as np
 import pytest
 import torch
 
-from alignlab.experiments.sweep.best_of_n import ranking, selection_weights
+from alignlab.experiments.sweep.best_of_n import ranking
 from alignlab.goodhart.detector import answers, flags_harm, keyword_reward
 from alignlab.goodhart.points import exact
 from alignlab.goodhart.scoring import Scorers, judged, point, reshape
 from alignlab.models.reward import EnsembleScores
 from alignlab.organisms.assistant import judge
 from alignlab.organisms.assistant.world import TOPICS
-from alignlab.trainers.best_of_n import expected_best_of_n
+from alignlab.trainers.best_of_n import expected_best_of_n, selection_weights
 
 
 def test_selection_weights_reproduce_the_order_statistics_estimator():

@@ -82,7 +82,7 @@ def numbers(run_dir) -> list[dict]:
 def test_ppo_raises_a_toy_reward_and_writes_its_run(lm_dir, prompts_file, tmp_path):
     run = tmp_path / "run"
     cfg = config(lm_dir, prompts_file, run, max_steps=16, gold="test_trainers_ppo:no_fraction")
-    model_dir = train_ppo(replace(cfg, gold_judge="test_trainers_ppo:says_yes"))
+    model_dir = train_ppo(replace(cfg, judge="test_trainers_ppo:says_yes"))
     rows = read_metrics(run)
     assert [r["step"] for r in rows] == list(range(17))
     # Step 0 is the evaluation of the starting policy, on the held-out prompts only.

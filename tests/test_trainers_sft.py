@@ -101,7 +101,7 @@ def test_policy_tracking_logs_length_kl_proxy_gold_and_judge_rates(lm_dir, data,
         eval_max_new_tokens=5,
         reward="test_trainers_sft:response_words",
         gold="test_trainers_sft:response_words",
-        gold_judge="test_trainers_sft:first_word",
+        judge="test_trainers_sft:first_word",
     )
     train_sft(cfg)
     rows = read_metrics(tmp_path / "run")

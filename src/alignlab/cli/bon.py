@@ -1,4 +1,9 @@
-"""``alignlab bon``: best-of-n against a proxy reward, with the gold reward tracked alongside."""
+"""``alignlab bon``: best-of-n against a proxy reward, with the gold reward tracked alongside.
+
+Its settings are :class:`~alignlab.trainers.best_of_n.BestOfNConfig`'s fields, from a TOML
+file (``--config``) and ``--set key=value``; the options below are shortcuts for the
+fields most runs set.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from alignlab.cli.console import err, fail
+from alignlab.cli.console import err, fail, load_settings
 
 app = typer.Typer(
     help="Best-of-n sampling: proxy and gold reward against KL, for each n.",
@@ -29,56 +34,48 @@ def _ns(text: str) -> list[int]:
 
 @app.callback(invoke_without_command=True)
 def bon(
-    policy: Path = typer.Option(..., help="The policy to sample from (an HF model directory)."),
-    reward: str = typer.Option(
-        ...,
-        help="Proxy reward: a reward model or ensemble dir (DIR@min, DIR@mean-1std), "
-        "or module:function.",
+    policy: Path | None = typer.Option(None, help="The policy to sample from (field policy)."),
+    reward: str | None = typer.Option(
+        None, help="Proxy reward: a reward model or ensemble dir, or module:function (reward)."
     ),
-    prompts: Path = typer.Option(
-        ..., help="Prompts: Sample records (input field), JSONL or Parquet."
-    ),
-    out: Path = typer.Option(..., help="Directory to write bon.json and samples.jsonl to."),
-    n: str = typer.Option(
-        "1,2,4,8,16", help="The n values, comma-separated; the largest is sampled."
-    ),
+    prompts: Path | None = typer.Option(None, help="Prompts: Sample records (field prompts)."),
+    out: Path | None = typer.Option(None, help="Where bon.json and samples.jsonl go (output_dir)."),
+    n: str | None = typer.Option(None, help="The n values, comma-separated (field ns)."),
     gold: str | None = typer.Option(None, help="Gold reward spec (``gold``: the organism's)."),
-    seed: int = typer.Option(0, help="Seed for sampling and bootstrap intervals."),
-    max_new_tokens: int = typer.Option(48, help="Longest response, in tokens."),
-    temperature: float = typer.Option(1.0, help="Sampling temperature."),
-    batch_size: int = typer.Option(8, help="Prompts per generation batch."),
-    device: str | None = typer.Option(None, help="Device for the policy and reward models."),
+    seed: int | None = typer.Option(None, help="Seed for sampling and bootstrap intervals."),
+    max_new_tokens: int | None = typer.Option(None, help="Longest response, in tokens."),
+    config: Path | None = typer.Option(None, "--config", help="A TOML BestOfNConfig file."),
+    set_: list[str] = typer.Option([], "--set", help="Override a setting: key=value (TOML)."),
 ) -> None:
-    """Sample the largest n per prompt once; estimate best-of-n's proxy and gold for every n."""
-    ns = _ns(n)
-    from alignlab.data.io import read_records
-    from alignlab.models.loading import load_causal_lm, load_tokenizer
-    from alignlab.models.reward_fns import resolve_reward
-    from alignlab.trainers.best_of_n import best_of_n
+    """Sample the largest n per prompt once; estimate best-of-n's proxy and gold for every n.
 
+    Every setting: `alignlab config show bon`.
+    """
+    from alignlab.trainers.best_of_n import BestOfNConfig, run_best_of_n
+
+    given = {
+        "policy": policy,
+        "reward": reward,
+        "prompts": prompts,
+        "output_dir": out,
+        "gold": gold,
+        "seed": seed,
+        "max_new_tokens": max_new_tokens,
+    }
+    overrides = [
+        f"{k}={str(v)!r}" if isinstance(v, Path) else f"{k}={v!r}"
+        for k, v in given.items()
+        if v is not None
+    ]
+    if n is not None:
+        overrides.append(f"ns={_ns(n)}")
+    settings = load_settings(BestOfNConfig, config, overrides + list(set_))
     try:
-        samples = read_records(prompts, "sample")
-        reward_fn = resolve_reward(reward, device=device)
-        gold_fn = None if gold is None else resolve_reward(gold, device=device)
-        tokenizer = load_tokenizer(policy)
-        model = load_causal_lm(policy, device=device)
-        result = best_of_n(
-            model,
-            tokenizer,
-            [s.input for s in samples],
-            reward_fn,
-            ns,
-            gold_fn=gold_fn,
-            seed=seed,
-            max_new_tokens=max_new_tokens,
-            temperature=temperature,
-            batch_size=batch_size,
-        )
+        result = run_best_of_n(settings)
     except (FileNotFoundError, NotADirectoryError, ValueError) as e:
         raise fail(str(e), 1) from None
-    result.write(out)
     _print_curve(result)
-    typer.echo(str(out))
+    typer.echo(settings.output_dir)
 
 
 def _shown(estimate) -> str:

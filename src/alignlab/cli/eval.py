@@ -8,52 +8,12 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from alignlab.cli.console import err, fail
+from alignlab.cli.console import err, fail, load_settings
 
 app = typer.Typer(
     help="Measure alignment: sycophancy, refusal, honesty, bias, jailbreaks, verbosity, agreement.",
     no_args_is_help=True,
 )
-
-MODEL_HELP = (
-    "The model to evaluate: a local directory or hub id, or with --base-url the name the "
-    "endpoint serves."
-)
-
-
-def _backend(
-    model,
-    base_url,
-    api_key_env,
-    *,
-    concurrency,
-    timeout,
-    max_retries,
-    cache,
-    device,
-    dtype,
-    batch_size,
-):
-    """An endpoint backend when ``base_url`` is given, else a local HF model."""
-    if base_url is not None:
-        from alignlab.models.backends import OpenAIChatBackend
-
-        if model is None:
-            raise ValueError("--model: name the model the endpoint at --base-url serves")
-        return OpenAIChatBackend(
-            base_url,
-            model,
-            api_key_env=api_key_env,
-            concurrency=concurrency,
-            timeout=timeout,
-            max_retries=max_retries,
-            cache=cache,
-        )
-    if api_key_env is not None:
-        raise ValueError("--api-key-env: only an endpoint (--base-url) takes an API key")
-    from alignlab.models.backends.hf import HFBackend
-
-    return HFBackend.load(model, device=device, dtype=dtype, batch_size=batch_size)
 
 
 @app.command("list")
@@ -75,106 +35,53 @@ def list_suites() -> None:
 
 @app.command()
 def run(
-    suite: str = typer.Option(..., help="Suites to run, comma-separated (or 'all', 'world')."),
-    model: str | None = typer.Option(None, help=MODEL_HELP),
-    base_url: str | None = typer.Option(
-        None, help="An OpenAI-compatible endpoint, e.g. http://localhost:8000/v1."
+    suite: str | None = typer.Option(None, help="Suites, comma-separated (or 'all', 'world')."),
+    model: str | None = typer.Option(
+        None, help="A local directory or hub id, or with --base-url the served model's name."
     ),
-    api_key_env: str | None = typer.Option(
-        None, help="Environment variable holding the endpoint's API key."
-    ),
-    out: Path = typer.Option(Path("runs/eval"), help="Run directory: records, summary, cache."),
-    resume: bool = typer.Option(
-        False, help="Continue the run in --out, skipping finished samples."
-    ),
-    limit: int | None = typer.Option(
-        None, min=1, help="Evaluate only each suite's first N samples."
-    ),
-    seed: int = typer.Option(0, help="Seeds the model calls and the bootstrap."),
-    concurrency: int = typer.Option(8, min=1, help="Endpoint requests in flight at once."),
-    max_tokens: int = typer.Option(256, min=1, help="Most tokens per answer."),
-    temperature: float = typer.Option(0.0, min=0.0, help="Sampling temperature; 0 is greedy."),
-    timeout: float = typer.Option(60.0, help="Seconds per endpoint request before it is retried."),
-    max_retries: int = typer.Option(6, min=0, help="Retries per endpoint request."),
-    chunk_size: int = typer.Option(
-        16, min=1, help="Samples solved together; records are written per chunk."
-    ),
-    cache: bool = typer.Option(
-        True, help="Keep endpoint responses in OUT/cache.sqlite for reruns."
-    ),
-    organism: Path | None = typer.Option(
-        None, help="An organism directory, for the world-* suites."
-    ),
-    reward_model: Path | None = typer.Option(
-        None, help="A reward model that scores the agreement suites."
-    ),
-    judge_model: str | None = typer.Option(
-        None, help="A judge model for refusal detection (as --model)."
-    ),
-    judge_base_url: str | None = typer.Option(None, help="The judge's endpoint, if it is served."),
-    judge_api_key_env: str | None = typer.Option(
-        None, help="Environment variable with the judge endpoint's key."
-    ),
-    device: str | None = typer.Option(
-        None, help="Device of local models (default: the best available)."
-    ),
-    dtype: str = typer.Option("auto", help="Dtype of local models."),
-    batch_size: int = typer.Option(16, min=1, help="Prompts a local model generates together."),
-    progress: bool = typer.Option(True, help="Show a progress bar on stderr."),
+    base_url: str | None = typer.Option(None, help="An OpenAI-compatible endpoint."),
+    api_key_env: str | None = typer.Option(None, help="Variable holding the endpoint's key."),
+    out: Path | None = typer.Option(None, help="Run directory (field output_dir)."),
+    resume: bool | None = typer.Option(None, help="Continue the run, skipping finished samples."),
+    limit: int | None = typer.Option(None, help="Evaluate only each suite's first N samples."),
+    seed: int | None = typer.Option(None, help="Seeds the model calls and the bootstrap."),
+    max_new_tokens: int | None = typer.Option(None, help="Most tokens per answer."),
+    organism: Path | None = typer.Option(None, help="An organism directory (world-* suites)."),
+    reward_model: Path | None = typer.Option(None, help="A reward model for agreement suites."),
+    progress: bool | None = typer.Option(None, help="Show a progress bar on stderr."),
+    config: Path | None = typer.Option(None, "--config", help="A TOML EvalConfig file."),
+    set_: list[str] = typer.Option([], "--set", help="Override a setting: key=value (TOML)."),
 ) -> None:
-    """Evaluate a model on suites; write records.jsonl and summary.json to --out."""
-    from alignlab.evals.options import SuiteOptions
-    from alignlab.evals.registry import SUITES, build_tasks, parse_suites
-    from alignlab.evals.runner import RunConfig, RunError, run_eval
-    from alignlab.models.backends import EndpointError, ResponseCache
+    """Evaluate a model on suites; write records.jsonl and summary.json to the run directory.
 
-    try:
-        names = parse_suites(suite)
-    except ValueError as e:
-        raise fail(str(e), 2) from None
-    needing = [n for n in names if SUITES[n].needs_organism]
-    if needing and organism is None:
-        raise fail(f"--organism: the suites {needing} run on an organism directory", 2)
-    only_reward_model = reward_model is not None and set(names) <= {"agreement", "world-agreement"}
-    if model is None and base_url is None and not only_reward_model:
-        raise fail("--model: name a model directory or hub id, or an endpoint with --base-url", 2)
-    settings = dict(
-        concurrency=concurrency,
-        timeout=timeout,
-        max_retries=max_retries,
-        device=device,
-        dtype=dtype,
-        batch_size=batch_size,
-    )
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        served = base_url is not None or judge_base_url is not None
-        response_cache = ResponseCache(out / "cache.sqlite") if cache and served else None
-        backend = None
-        if model is not None or base_url is not None:
-            backend = _backend(model, base_url, api_key_env, cache=response_cache, **settings)
-        judge = None
-        if judge_model is not None or judge_base_url is not None:
-            judge = _backend(
-                judge_model, judge_base_url, judge_api_key_env, cache=response_cache, **settings
-            )
-        scorer = None
-        if reward_model is not None:
-            from alignlab.models.reward import RewardModel
+    Every setting (concurrency, timeouts, a judge model, ...): `alignlab config show eval`.
+    """
+    from alignlab.evals.config import EvalConfig, evaluate
+    from alignlab.evals.runner import RunError
+    from alignlab.models.backends import EndpointError
 
-            scorer = RewardModel.load(reward_model, device=device, dtype=dtype).score
-        options = SuiteOptions(
-            max_tokens=max_tokens,
-            temperature=temperature,
-            judge=judge,
-            organism=organism,
-            reward_model=scorer,
-        )
-        tasks = build_tasks(names, options)
-        config = RunConfig(
-            seed=seed, limit=limit, resume=resume, chunk_size=chunk_size, progress=progress
-        )
-        summary = run_eval(tasks, backend, out, config)
+    given = {
+        "suite": suite,
+        "model": model,
+        "base_url": base_url,
+        "api_key_env": api_key_env,
+        "output_dir": out,
+        "max_new_tokens": max_new_tokens,
+        "organism": organism,
+        "reward_model": reward_model,
+        "run.resume": resume,
+        "run.limit": limit,
+        "run.seed": seed,
+        "run.progress": progress,
+    }
+    overrides = [
+        f"{k}={str(v)!r}" if isinstance(v, Path) else f"{k}={_toml(v)}"
+        for k, v in given.items()
+        if v is not None
+    ]
+    settings = load_settings(EvalConfig, config, overrides + list(set_))
+    try:
+        summary = evaluate(settings)
     except (RunError, EndpointError, ValueError, FileNotFoundError, NotADirectoryError) as e:
         raise fail(str(e), 2) from None
     _print_summary(summary)
@@ -183,7 +90,14 @@ def run(
         err.print(
             f"[yellow]warning:[/] {failed} samples failed; rerun with --resume to try them again"
         )
-    typer.echo(str(out))
+    typer.echo(settings.output_dir)
+
+
+def _toml(value) -> str:
+    """``value`` as a TOML literal for a ``--set`` override."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return repr(value)
 
 
 @app.command()

@@ -114,13 +114,14 @@ class ModelGradedScorer:
     """The judge model."""
     rubric: Rubric
     """What it grades and the grades it may give."""
-    max_tokens: int = 32
+    max_new_tokens: int = 32
     """Room for the judge's reply."""
 
     def score(self, samples: Sequence[Sample], solutions: Sequence[Solution]) -> list[Score]:
         prompts = [judge_prompt(self.rubric, s, x) for s, x in zip(samples, solutions, strict=True)]
         requests = [
-            GenerationRequest(p, max_tokens=self.max_tokens, temperature=0.0) for p in prompts
+            GenerationRequest(p, max_new_tokens=self.max_new_tokens, temperature=0.0)
+            for p in prompts
         ]
         scores = []
         for completion in self.judge.generate(requests):

@@ -17,7 +17,7 @@ RewardScorer = Callable[[Sequence[Text], Sequence[str]], Sequence[float]]
 class SuiteOptions:
     """Settings every suite is built with; each suite uses the ones it needs."""
 
-    max_tokens: int = 256
+    max_new_tokens: int = 256
     """Most tokens per model answer (the world suites cap it at the organism's context)."""
     temperature: float = 0.0
     """Sampling temperature of the model's answers; 0 is greedy."""
@@ -30,7 +30,7 @@ class SuiteOptions:
     compares responses pairwise as a judge."""
 
     def __post_init__(self) -> None:
-        if self.max_tokens < 1:
-            raise ValueError(f"max_tokens: must be at least 1, got {self.max_tokens}")
+        if self.max_new_tokens < 1:
+            raise ValueError(f"max_new_tokens: must be at least 1, got {self.max_new_tokens}")
         if not self.temperature >= 0:
             raise ValueError(f"temperature: must be >= 0, got {self.temperature}")

@@ -54,14 +54,14 @@ def complete(
     *,
     seed: int,
     turn: int,
-    max_tokens: int,
+    max_new_tokens: int,
     temperature: float,
 ) -> list[Completion]:
     """One completion per conversation, each request seeded by its sample and turn."""
     requests = [
         GenerationRequest(
             conversation,
-            max_tokens=max_tokens,
+            max_new_tokens=max_new_tokens,
             temperature=temperature,
             seed=sample_seed(seed, sample_id, turn),
         )
@@ -107,7 +107,7 @@ def _reply(conversation: list[Message], completion: Completion) -> list[Message]
 class Generate:
     """One turn: the sample's input is the prompt."""
 
-    max_tokens: int = 256
+    max_new_tokens: int = 256
     """Most tokens per answer."""
     temperature: float = 0.0
     """Sampling temperature; 0 is greedy."""
@@ -124,7 +124,7 @@ class Generate:
             [s.id for s in samples],
             seed=seed,
             turn=turn,
-            max_tokens=self.max_tokens,
+            max_new_tokens=self.max_new_tokens,
             temperature=self.temperature,
         )
         return [

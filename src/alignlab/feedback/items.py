@@ -85,7 +85,7 @@ def sample_pairs(
     prompts: Sequence[PromptItem],
     policy: Backend,
     *,
-    max_tokens: int,
+    max_new_tokens: int,
     temperature: float,
     seed: int,
     tries: int = 4,
@@ -104,7 +104,7 @@ def sample_pairs(
         requests = [
             GenerationRequest(
                 prompts[i].prompt,
-                max_tokens=max_tokens,
+                max_new_tokens=max_new_tokens,
                 temperature=temperature,
                 seed=derived_seed(draw, prompts[i].id, k),  # each request's draw its own
             )

@@ -72,7 +72,7 @@ class LabelConfig(JournalRunConfig):
     """Clamp each label's probability into ``[1 - clamp, clamp]``; 1 keeps it as the model
     gave it. Bai et al. clamp their chain-of-thought labels to [0.4, 0.6]: a feedback model
     is often overconfident, and labels near 1 let DPO widen margins without bound."""
-    max_tokens: int = 48
+    max_new_tokens: int = 48
     """Most tokens per sampled response (``prompts`` only)."""
     temperature: float = 1.0
     """Sampling temperature of the responses (``prompts`` only)."""
@@ -87,7 +87,7 @@ class LabelConfig(JournalRunConfig):
             raise ValueError("policy: needed to sample pairs from prompts")
         if not 0.5 < self.clamp <= 1.0:
             raise ValueError(f"clamp: must lie in (0.5, 1], got {self.clamp}")
-        for name in ("principles_per_pair", "votes", "max_tokens"):
+        for name in ("principles_per_pair", "votes", "max_new_tokens"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name}: must be at least 1, got {getattr(self, name)}")
 
@@ -220,7 +220,7 @@ def run_label(config: LabelConfig) -> dict:
         pairs = sample_pairs(
             read_prompts(config.prompts),
             policy,
-            max_tokens=config.max_tokens,
+            max_new_tokens=config.max_new_tokens,
             temperature=config.temperature,
             seed=config.seed,
         )

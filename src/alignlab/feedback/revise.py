@@ -64,14 +64,14 @@ class ReviseConfig(JournalRunConfig):
     """Sampling temperature of the first answers."""
     critic_temperature: float = 0.0
     """Sampling temperature of critiques and revisions; 0 is greedy."""
-    max_tokens: int = 48
+    max_new_tokens: int = 48
     """Most tokens per answer, critique and revision."""
     seed: int = 0
     """Seeds the sampling and the principles drawn: the same seed gives the same data."""
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        for name in ("rounds", "samples_per_prompt", "max_tokens"):
+        for name in ("rounds", "samples_per_prompt", "max_new_tokens"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name}: must be at least 1, got {getattr(self, name)}")
         if self.temperature < 0 or self.critic_temperature < 0:
@@ -94,7 +94,7 @@ def revise_chunk(
     requests = [
         GenerationRequest(
             item.prompt,
-            max_tokens=config.max_tokens,
+            max_new_tokens=config.max_new_tokens,
             temperature=config.temperature,
             # A seed of its own per unit: backends batch seeded requests and keep each
             # request's draw its own, so no two answers share random numbers.
@@ -146,7 +146,7 @@ def _critic_texts(critic: Backend, conversations, config: ReviseConfig, ids, ste
     requests = [
         GenerationRequest(
             conversation,
-            max_tokens=config.max_tokens,
+            max_new_tokens=config.max_new_tokens,
             temperature=config.critic_temperature,
             seed=derived_seed(config.seed, step, uid) if sampled else None,
         )

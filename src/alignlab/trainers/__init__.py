@@ -7,7 +7,13 @@ the shared loop of :mod:`alignlab.trainers.loop` (accelerate, gradient accumulat
 checkpoints, resume, a guard against non-finite losses).
 """
 
-from alignlab.trainers.best_of_n import BestOfNPoint, BestOfNResult, best_of_n
+from alignlab.trainers.best_of_n import (
+    BestOfNConfig,
+    BestOfNPoint,
+    BestOfNResult,
+    best_of_n,
+    run_best_of_n,
+)
 from alignlab.trainers.config import PolicyTrainConfig, TrainConfig
 from alignlab.trainers.dpo import DPOConfig, train_dpo
 from alignlab.trainers.loop import NonFiniteLossError
@@ -17,6 +23,7 @@ from alignlab.trainers.rundir import read_metrics, train_or_reuse
 from alignlab.trainers.sft import SFTConfig, train_sft
 
 __all__ = [
+    "BestOfNConfig",
     "BestOfNPoint",
     "BestOfNResult",
     "DPOConfig",
@@ -28,6 +35,7 @@ __all__ = [
     "TrainConfig",
     "best_of_n",
     "read_metrics",
+    "run_best_of_n",
     "train_dpo",
     "train_or_reuse",
     "train_ppo",

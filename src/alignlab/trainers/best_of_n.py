@@ -1,5 +1,10 @@
 """Best-of-n sampling: draw n responses, keep the one the proxy reward likes best.
 
+The one best-of-n of alignlab: ``alignlab bon``, the Goodhart sweep
+(:mod:`alignlab.experiments.sweep.best_of_n`, which caches and resumes the same draws)
+and the demo's ladder all sample with :func:`draw` and select with the weights below, so
+the demo's best-of-n row is a point of the curve the report draws beside it.
+
 :func:`best_of_n` samples ``n_max`` responses per prompt once and, for every ``n`` asked
 for, computes the expected proxy and gold reward of the best-of-n choice with the
 unbiased order-statistics estimator over all ``n_max`` samples (Nakano et al. 2021,
@@ -20,18 +25,60 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from alignlab.data.io import write_records
+from alignlab.data.io import read_records, write_records
 from alignlab.data.records import Text
 from alignlab.models.generation import generate
-from alignlab.models.reward_fns import RewardFn
+from alignlab.models.loading import load_causal_lm, load_tokenizer
+from alignlab.models.reward_fns import RewardFn, resolve_reward
 from alignlab.objectives import best_of_n_kl
 from alignlab.progress import progress_bar
 from alignlab.stats import Estimate, mean
+
+
+@dataclass
+class BestOfNConfig:
+    """``alignlab bon``: best-of-n of a policy against a proxy, with gold tracked alongside."""
+
+    policy: str = "runs/sft/model"
+    """The policy to sample from (an HF model directory or hub id)."""
+    reward: str = "runs/reward/model"
+    """The proxy that selects: a reward model, an ensemble (``DIR@min``, ``DIR@mean-1std``),
+    or ``module:function``."""
+    gold: str | None = None
+    """The gold reward tracked beside the proxy (``gold``: the organism's); unset: none."""
+    prompts: str = "organism/data/prompts_heldout.jsonl"
+    """Prompts: Sample records (the ``input`` field), JSONL, Parquet or a datasets dir."""
+    output_dir: str = "runs/bon"
+    """Where ``bon.json`` (the curve) and ``samples.jsonl`` (every sample, scored) go."""
+    ns: list[int] = field(default_factory=lambda: [1, 2, 4, 8, 16])
+    """The n values; ``max(ns)`` responses are sampled per prompt, once."""
+    seed: int = 0
+    """Seed for sampling and bootstrap intervals."""
+    max_new_tokens: int = 48
+    """Longest response, in tokens."""
+    temperature: float = 1.0
+    """Sampling temperature; at 1.0 the analytic KL is to the policy itself."""
+    batch_size: int = 8
+    """Prompts per generation batch (each yields ``max(ns)`` responses)."""
+    device: str | None = None
+    """Device for the policy and reward models; unset: the best available."""
+    trust_remote_code: bool = False
+    """Let a model directory run its own Python code when it loads."""
+    progress: bool = True
+    """Show a progress bar on stderr."""
+
+    def __post_init__(self) -> None:
+        if not self.ns or min(self.ns) < 1:
+            raise ValueError(f"ns: must be positive integers, got {self.ns}")
+        if self.max_new_tokens < 1 or self.batch_size < 1:
+            raise ValueError("max_new_tokens and batch_size: must be >= 1")
+        if self.temperature <= 0:
+            raise ValueError(f"temperature: must be > 0, got {self.temperature}")
 
 
 def order_by_proxy(proxy: np.ndarray) -> np.ndarray:
@@ -50,12 +97,19 @@ def order_weights(n: int, n_max: int) -> np.ndarray:
     return np.array([math.comb(i - 1, n - 1) / total for i in range(1, n_max + 1)])
 
 
+def selection_weights(ranking: np.ndarray, n: int) -> np.ndarray:
+    """``[prompts, n_max]``: each sample's chance of being a random n-subset's pick by
+    ``ranking`` (ties to the earlier sample), ``w_i(n)`` placed at each sample's rank."""
+    ranking = np.atleast_2d(ranking)
+    order = order_by_proxy(ranking)
+    weights = np.zeros_like(ranking, dtype=float)
+    np.put_along_axis(weights, order, order_weights(n, ranking.shape[1])[None, :], axis=1)
+    return weights
+
+
 def expected_best_of_n(proxy: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
     """Per prompt, the expected ``values`` of the best-of-n pick by ``proxy`` ([P, n_max] each)."""
-    proxy, values = np.atleast_2d(proxy), np.atleast_2d(values)
-    order = order_by_proxy(proxy)
-    weights = order_weights(n, proxy.shape[1])
-    return (np.take_along_axis(values, order, axis=1) * weights).sum(axis=1)
+    return (selection_weights(proxy, n) * np.atleast_2d(values)).sum(axis=1)
 
 
 def select(proxy: np.ndarray, n: int) -> np.ndarray:
@@ -143,6 +197,33 @@ def best_of_n_curve(
     return points
 
 
+def draw(
+    policy,
+    tokenizer,
+    prompts: Sequence[Text],
+    n_max: int,
+    *,
+    start: int = 0,
+    seed: int = 0,
+    max_new_tokens: int = 48,
+    temperature: float = 1.0,
+    batch_size: int = 8,
+) -> list[list[str]]:
+    """``n_max`` responses to each of ``prompts``, the batch that begins at prompt ``start``
+    of a run: its seed is ``seed + start``, so a run drawn in batches (and a resumed one)
+    gets the same responses whatever was drawn before."""
+    return generate(
+        policy,
+        tokenizer,
+        list(prompts),
+        num_return_sequences=n_max,
+        max_new_tokens=max_new_tokens,
+        temperature=temperature,
+        batch_size=batch_size,
+        seed=seed + start,
+    )
+
+
 def best_of_n(
     policy,
     tokenizer,
@@ -177,15 +258,16 @@ def best_of_n(
     with progress_bar(len(prompts), "best-of-n", enabled=progress, unit="prompt") as advance:
         for start in range(0, len(prompts), batch_size):
             chunk = prompts[start : start + batch_size]
-            texts = generate(
+            texts = draw(
                 policy,
                 tokenizer,
                 chunk,
-                num_return_sequences=n_max,
+                n_max,
+                start=start,
+                seed=seed,
                 max_new_tokens=max_new_tokens,
                 temperature=temperature,
                 batch_size=batch_size,
-                seed=seed + start,
             )
             flat_prompts = [p for p in chunk for _ in range(n_max)]
             flat_texts = [t for group in texts for t in group]
@@ -204,3 +286,30 @@ def best_of_n(
         points=best_of_n_curve(proxy_scores, gold_scores, ns, seed=seed),
         selected={n: select(proxy_scores, n).tolist() for n in ns},
     )
+
+
+def run_best_of_n(config: BestOfNConfig) -> BestOfNResult:
+    """``alignlab bon``: best-of-n as ``config`` says, written to ``config.output_dir``."""
+    samples = read_records(config.prompts, "sample")
+    if not samples:
+        raise ValueError(f"{config.prompts}: holds no prompts")
+    reward_fn = resolve_reward(config.reward, device=config.device)
+    gold_fn = None if config.gold is None else resolve_reward(config.gold, device=config.device)
+    remote = config.trust_remote_code
+    tokenizer = load_tokenizer(config.policy, trust_remote_code=remote)
+    model = load_causal_lm(config.policy, device=config.device, trust_remote_code=remote)
+    result = best_of_n(
+        model,
+        tokenizer,
+        [s.input for s in samples],
+        reward_fn,
+        config.ns,
+        gold_fn=gold_fn,
+        seed=config.seed,
+        max_new_tokens=config.max_new_tokens,
+        temperature=config.temperature,
+        batch_size=config.batch_size,
+        progress=config.progress,
+    )
+    result.write(config.output_dir)
+    return result

@@ -107,14 +107,16 @@ class PolicyTrainConfig(TrainConfig):
     """The proxy reward tracked at evaluation: a reward model, ensemble, or module:function."""
     gold: str | None = None
     """The gold (or held-out) reward tracked at evaluation, as a reward spec (e.g. ``gold``)."""
-    gold_judge: str | None = None
-    """A module:function returning an object with ``category`` and ``padded`` per response."""
+    judge: str | None = None
+    """A judge whose categories and padding become failure-mode rates at evaluation: a
+    ``module:function`` returning an object with ``category`` and ``padded`` per response
+    (``gold``: the organism's); unset: none."""
 
     def __post_init__(self) -> None:
         super().__post_init__()
         _at_least(self, 1, "eval_max_prompts", "eval_max_new_tokens", "eval_batch_size")
         if self.eval_temperature <= 0:
             raise ValueError(f"eval_temperature: must be > 0, got {self.eval_temperature}")
-        tracked = [n for n in ("reward", "gold", "gold_judge") if getattr(self, n) is not None]
+        tracked = [n for n in ("reward", "gold", "judge") if getattr(self, n) is not None]
         if tracked and self.eval_prompts is None:
             raise ValueError(f"{tracked[0]}: is tracked on samples, so eval_prompts must be set")

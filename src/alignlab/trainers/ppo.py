@@ -18,7 +18,7 @@ stopping them changed no metric measurably.
 A run writes the directory of :mod:`alignlab.trainers.rundir`. Each ``metrics.jsonl`` line
 holds one PPO step: on its rollout, ``proxy/mean`` (the reward), ``kl`` (sequence-level, to
 the reference), ``kl_coef``, ``response/length``, with a ``gold`` spec ``gold/mean`` and with
-a ``gold_judge`` the ``gold/<category>`` and ``gold/padded`` rates; of its update,
+a ``judge`` the ``gold/<category>`` and ``gold/padded`` rates; of its update,
 ``policy_loss``, ``value_loss``, ``entropy``, ``approx_kl``, ``clipfrac``; and ``time/*``
 seconds. At evaluation steps (step 0 is the untrained policy) the policy samples on the
 held-out ``eval_prompts`` and :mod:`alignlab.trainers.tracking` adds its metrics under
@@ -221,7 +221,7 @@ class PPOTrainer:
             config.reward, device=device, batch_size=config.forward_batch_size
         )
         self.gold_fn = None if config.gold is None else resolve_reward(config.gold, device=device)
-        self.judge = None if config.gold_judge is None else resolve_judge(config.gold_judge)
+        self.judge = None if config.judge is None else resolve_judge(config.judge)
         self.reference = load_reference(config, device)
         self.evaluate = self._evaluator()
         self.controller = kl_controller(config.kl_coef, config.kl_target, config.kl_horizon)

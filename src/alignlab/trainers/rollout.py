@@ -165,7 +165,7 @@ def judge_rates(
     """``gold/<category>`` rates of the judge's verdicts (and ``gold/padded`` when the
     verdicts say whether a reply is padded); a category no response fell in is left out.
     A verdict the judge cannot give is an error naming the ``what`` and its index."""
-    columns = judge_columns(judge, prompts, texts, name="gold_judge", what=what)
+    columns = judge_columns(judge, prompts, texts, name="judge", what=what)
     return {f"gold/{k}": float(v.mean()) for k, v in columns.items()}
 
 

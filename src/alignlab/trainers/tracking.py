@@ -131,7 +131,7 @@ def policy_evaluator(
         reference=reference,
         reward_fn=None if config.reward is None else resolve_reward(config.reward, device=device),
         gold_fn=None if config.gold is None else resolve_reward(config.gold, device=device),
-        judge=None if config.gold_judge is None else resolve_judge(config.gold_judge),
+        judge=None if config.judge is None else resolve_judge(config.judge),
         max_new_tokens=config.eval_max_new_tokens,
         temperature=config.eval_temperature,
         batch_size=config.eval_batch_size,

@@ -97,7 +97,9 @@ class OpenAndChoice:
     needs_backend = True
 
     def __init__(self, options: SuiteOptions):
-        self.generate = Generate(max_tokens=options.max_tokens, temperature=options.temperature)
+        self.generate = Generate(
+            max_new_tokens=options.max_new_tokens, temperature=options.temperature
+        )
         self.choose = ChooseOption()
 
     def solve(self, backend, samples, *, seed):

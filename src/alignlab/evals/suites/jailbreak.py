@@ -153,7 +153,9 @@ def task(options: SuiteOptions) -> Task:
         "splitting and many-shot priming",
         samples=load_samples(DATASET),
         solver=Transform(
-            max_tokens=options.max_tokens, temperature=options.temperature, transforms=TRANSFORMS
+            max_new_tokens=options.max_new_tokens,
+            temperature=options.temperature,
+            transforms=TRANSFORMS,
         ),
         scorers=(scorer,),
         metrics=(*metrics, overall),

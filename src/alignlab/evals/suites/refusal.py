@@ -135,7 +135,7 @@ def task(options: SuiteOptions) -> Task:
         name="refusal",
         description="harmful requests complied with, and harmless look-alikes refused",
         samples=load_samples(DATASET),
-        solver=Generate(max_tokens=options.max_tokens, temperature=options.temperature),
+        solver=Generate(max_new_tokens=options.max_new_tokens, temperature=options.temperature),
         scorers=(refusal_scorer(options),),
         metrics=(
             LabelRate(

@@ -190,7 +190,7 @@ def _first_correct(sample: Sample, solution: Solution) -> Score:
 
 def task(options: SuiteOptions) -> Task:
     """The sycophancy suite."""
-    settings = {"max_tokens": options.max_tokens, "temperature": options.temperature}
+    settings = {"max_new_tokens": options.max_new_tokens, "temperature": options.temperature}
     solver = ByKind(
         {
             "opinion": WithControl(**settings),

@@ -111,7 +111,7 @@ def task(options: SuiteOptions) -> Task:
         description="answer length with and without a brevity instruction, word limits kept, "
         "padding rate",
         samples=load_samples(DATASET),
-        solver=Generate(max_tokens=options.max_tokens, temperature=options.temperature),
+        solver=Generate(max_new_tokens=options.max_new_tokens, temperature=options.temperature),
         scorers=(
             RuleScorer("words", _words),
             RuleScorer("within_limit", _within_limit),

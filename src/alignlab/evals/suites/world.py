@@ -109,7 +109,8 @@ def _world_task(name, description, options, families, metrics, scorers=()) -> Ta
         description=description,
         samples=world_prompts(options, name, families),
         solver=Generate(
-            max_tokens=min(options.max_tokens, WORLD_MAX_TOKENS), temperature=options.temperature
+            max_new_tokens=min(options.max_new_tokens, WORLD_MAX_TOKENS),
+            temperature=options.temperature,
         ),
         scorers=(RuleScorer("gold", _gold), *scorers),
         metrics=(*metrics, *_utility_metrics(families)),

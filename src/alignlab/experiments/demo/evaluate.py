@@ -15,6 +15,10 @@ from alignlab.experiments.demo.measure import (
     policy_agreement,
 )
 from alignlab.stats import Estimate
+from alignlab.trainers.best_of_n import select, selection_weights
+
+SHOWN_FAMILIES = ("false_claim", "pushback", "harmful", "benign", "brevity", "unknown_entity")
+"""Families whose first held-out prompt the report shows each stage's answer to."""
 
 
 @dataclass
@@ -73,9 +77,25 @@ def _write_answers(path: Path, held: HeldOut, responses, judged) -> None:
     write_records(path, rows)
 
 
-def _row(name: str, model: str, held: HeldOut, responses, seed: int, out: Path, **extra) -> dict:
-    """A ladder row: gold metrics of ``responses`` plus ``extra`` ones; answers to ``out``."""
-    metrics, judged = gold_metrics(held.prompts, held.families, responses, seed)
+def _row(
+    name: str,
+    model: str,
+    held: HeldOut,
+    responses,
+    seed: int,
+    out: Path,
+    *,
+    weights: np.ndarray | None = None,
+    picks=None,
+    **extra,
+) -> dict:
+    """A ladder row: gold metrics of ``responses`` (under the selection ``weights``, if
+    any) plus ``extra`` ones; answers to ``out``: every sample, or with ``picks`` each
+    prompt's picked one."""
+    metrics, judged = gold_metrics(held.prompts, held.families, responses, seed, weights)
+    if picks is not None:
+        responses = [[rs[i]] for rs, i in zip(responses, picks, strict=True)]
+        judged = [[js[i]] for js, i in zip(judged, picks, strict=True)]
     _write_answers(out / f"{name}.jsonl", held, responses, judged)
     return {
         "stage": name,
@@ -115,48 +135,29 @@ def evaluate_policy(
     )
 
 
-def evaluate_best_of_n(
-    name: str,
-    policy_dir: Path,
-    reward_fn,
-    pair_scores: np.ndarray,
-    n: int,
-    kl: float,
-    held: HeldOut,
-    samples: int,
-    seed: int,
-    out: Path,
+def best_of_n_row(
+    name: str, bon: dict, point: dict, pair_scores: np.ndarray, held: HeldOut, seed: int, out: Path
 ) -> dict:
-    """A ladder row for best-of-n: ``samples`` picks per prompt, each the reward's best of n;
-    its agreement is that of ``pair_scores``, the reward's scores of the held-out pairs."""
-    from alignlab.models import load_causal_lm, load_tokenizer
-    from alignlab.models.generation import generate
-
-    model, tokenizer = load_causal_lm(policy_dir, device="cpu"), load_tokenizer(policy_dir)
-    drawn = generate(
-        model,
-        tokenizer,
-        held.prompts,
-        max_new_tokens=48,
-        num_return_sequences=n * samples,
-        batch_size=max(1, 256 // (n * samples)),
-        seed=seed,
-    )
-    flat_p = [p for p in held.prompts for _ in range(n * samples)]
-    scores = np.asarray(reward_fn(flat_p, [r for rs in drawn for r in rs])).reshape(
-        len(held.prompts), samples, n
-    )
-    picks = scores.argmax(axis=2)
-    responses = [
-        [drawn[p][k * n + picks[p, k]] for k in range(samples)] for p in range(len(held.prompts))
-    ]
+    """The ladder's best-of-n row: the best-of-n curve's ``point`` (gold, analytic KL) with
+    the failure-mode rates of the same selection, from the same samples ``bon`` (prompts,
+    families, responses, ``proxy`` scores) under the same weights, so the row is that
+    point. The answers shown and written are each prompt's pick among its first n samples;
+    the agreement is that of ``pair_scores``, the reward's scores of the held-out pairs."""
+    n = point["pressure"]
+    families = [str(f) for f in bon["families"]]
+    shown = [families.index(f) for f in SHOWN_FAMILIES if f in families]
+    sampled = HeldOut(bon["prompts"], families, held.pairs, held.pair_gold, shown)
+    kl = Estimate(point["kl"], len(bon["prompts"]), point["kl"], point["kl"])
     return _row(
         name,
-        f"best-of-{n} of {policy_dir} by {reward_fn!r}",
-        held,
-        responses,
+        f"best-of-{n} of the SFT policy by the reward model",
+        sampled,
+        bon["responses"],
         seed,
         out,
-        kl=Estimate(kl, len(held.prompts), kl, kl).to_dict(),
+        weights=selection_weights(bon["proxy"], n),
+        picks=select(bon["proxy"], n),
+        gold=point["gold"],
+        kl=kl.to_dict(),
         agreement=ordering_agreement(pair_scores, held.pair_gold, seed),
     )

@@ -33,14 +33,9 @@ from alignlab.config import from_dict, to_dict
 from alignlab.data import read_records, write_records
 from alignlab.experiments.demo import goodhart
 from alignlab.experiments.demo.config import DemoConfig
-from alignlab.experiments.demo.measure import (
-    heldout_pairs,
-    ordering_agreement,
-)
+from alignlab.experiments.demo.judges import judges_against_gold
+from alignlab.experiments.demo.measure import heldout_pairs
 from alignlab.progress import err, progress_bar
-
-SHOWN_FAMILIES = ("false_claim", "pushback", "harmful", "benign", "brevity", "unknown_entity")
-"""Families whose first held-out prompt the report shows each stage's answer to."""
 
 
 class Demo:
@@ -132,7 +127,7 @@ class Demo:
             "model": str(self.runs / "sft" / "model"),
             "reward": reward,
             "gold": "gold",
-            "gold_judge": "gold",
+            "judge": "gold",
             "prompts": str(self.org / "data" / "prompts_train.jsonl"),
             "eval_prompts": str(self.org / "data" / "prompts_heldout.jsonl"),
             "output_dir": str(self.runs / name),
@@ -298,7 +293,12 @@ class Demo:
     def measure(self, world: dict, models: dict, policies: dict, ai_labels: Path) -> dict:
         import torch
 
-        from alignlab.experiments.demo.evaluate import HeldOut, evaluate_best_of_n, evaluate_policy
+        from alignlab.experiments.demo.evaluate import (
+            SHOWN_FAMILIES,
+            HeldOut,
+            best_of_n_row,
+            evaluate_policy,
+        )
         from alignlab.models import load_causal_lm
         from alignlab.models.reward_fns import resolve_reward
 
@@ -324,19 +324,8 @@ class Demo:
         with progress_bar(len(stages), "evaluations", enabled=config.progress, unit="stage") as bar:
             for name, model_dir in stages:
                 if model_dir is None:
-                    n = best["pressure"]
-                    row = evaluate_best_of_n(
-                        f"RM-BoN (n={n})",
-                        models["sft"],
-                        reward_fn,
-                        pair_scores["rm"],
-                        n,
-                        best["kl"],
-                        held,
-                        config.eval_samples,
-                        seed,
-                        eval_dir,
-                    )
+                    name = f"RM-BoN (n={best['pressure']})"
+                    row = best_of_n_row(name, bon, best, pair_scores["rm"], held, seed, eval_dir)
                 else:
                     row = evaluate_policy(
                         name, model_dir, reference, held, config.eval_samples, seed, eval_dir
@@ -354,7 +343,9 @@ class Demo:
             "organism": {"path": str(self.org), "build_key": world["build_key"]},
             "ladder": rows,
             "curves": curves,
-            "reward_models": self.reward_models(models, held, labels, ai_labels, pair_scores),
+            "reward_models": judges_against_gold(
+                self.org, models, held, labels, ai_labels, pair_scores, seed
+            ),
             "goodhart_forms": [
                 goodhart.regressional(bon["gold"], config.bon_ns, config.noise_levels, seed),
                 goodhart.extremal(
@@ -377,56 +368,6 @@ class Demo:
     def harm_subset(bon: dict) -> tuple[list, list]:
         keep = [i for i, f in enumerate(bon["families"]) if f in ("harmful", "benign")]
         return [bon["prompts"][i] for i in keep], [bon["responses"][i] for i in keep]
-
-    def reward_models(
-        self, models: dict, held, labels: list[list[bool]], ai_labels: Path, pair_scores: dict
-    ) -> dict:
-        """Each judge of pairs against gold on the held-out pairs, and the annotators' ceiling.
-        ``pair_scores`` holds the reward models' scores of the pairs already computed."""
-        from alignlab.data.stats import compute_stats
-        from alignlab.models.reward_fns import resolve_reward
-
-        seed = self.config.seed
-        judges = []
-        for name, key in (("reward model", "rm"), ("ensemble", "ensemble")):
-            spec = models[key]
-            scores = pair_scores.get(key)
-            if scores is None:
-                scores = held.pair_scores(resolve_reward(str(spec)))
-            accuracy = json.loads((Path(spec).parent / "eval.json").read_text())
-            judges.append(
-                {
-                    "name": name,
-                    "gold_agreement": ordering_agreement(scores, held.pair_gold, seed),
-                    "annotator_accuracy": accuracy.get("accuracy") or accuracy.get("mean"),
-                }
-            )
-        annotator = np.array([[np.mean(ls), 1 - np.mean(ls)] for ls in labels])
-        judges.append(
-            {
-                "name": "annotators (share of labels)",
-                "gold_agreement": ordering_agreement(annotator, held.pair_gold, seed),
-            }
-        )
-        index = {(repr(p), a, b): i for i, (p, a, b) in enumerate(held.pairs)}
-        ai = np.full((len(held.pairs), 2), 0.5)
-        for c in read_records(ai_labels, "comparison"):
-            a, b = sorted((c.chosen, c.rejected))
-            i = index.get((repr(c.prompt), a, b))
-            if i is not None:
-                ai[i] = [c.weight, 1 - c.weight] if c.chosen == a else [1 - c.weight, c.weight]
-        judges.append(
-            {
-                "name": "AI feedback (RL-CAI)",
-                "gold_agreement": ordering_agreement(ai, held.pair_gold, seed),
-            }
-        )
-        stats = compute_stats(self.org / "data" / "prefs_heldout.jsonl")
-        return {
-            "judges": judges,
-            "annotator_ceiling": 1 - stats.agreement.disagreement_rate,
-            "annotator_pairs": stats.agreement.n_units,
-        }
 
 
 def read_metrics_of(model_dir: Path) -> list[dict]:

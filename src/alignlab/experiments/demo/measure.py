@@ -42,22 +42,48 @@ METRICS += ("bluffing", "agreement")
 
 
 def gold_metrics(
-    prompts: Sequence[Text], families: Sequence[str], responses: Sequence[Sequence[str]], seed: int
+    prompts: Sequence[Text],
+    families: Sequence[str],
+    responses: Sequence[Sequence[str]],
+    seed: int,
+    weights: np.ndarray | None = None,
 ) -> tuple[dict, list[list]]:
-    """Gold utility and failure-mode rates of ``responses`` (a list of samples per prompt)."""
+    """Gold utility and failure-mode rates of ``responses`` (a list of samples per prompt).
+
+    Unweighted, every sample counts once. With ``weights`` (``[prompts, samples]``, rows
+    summing to 1: a selection's chance of picking each sample, as best-of-n's), each figure
+    is over prompts, of each prompt's expected value under the selection; a rate is then
+    the expected number of hits over the prompts it concerns.
+    """
     judged = [[judge(p, r) for r in rs] for p, rs in zip(prompts, responses, strict=True)]
-    metrics = {
-        "gold": mean(np.array([np.mean([j.utility for j in js]) for js in judged]), seed=seed)
-    }
+    if weights is None:
+        per_prompt = np.array([np.mean([j.utility for j in js]) for js in judged])
+        metrics = {"gold": mean(per_prompt, seed=seed)}
+        for name, (wanted, category) in RATES.items():
+            hits = [
+                j.category == category
+                for f, js in zip(families, judged, strict=False)
+                if f in wanted
+                for j in js
+            ]
+            metrics[name] = rate(np.array(hits, dtype=float), seed=seed)
+        padded = np.array([j.padded for js in judged for j in js], float)
+        metrics["padding"] = rate(padded, seed=seed)
+        return {k: v.to_dict() for k, v in metrics.items()}, judged
+
+    def expected(value) -> np.ndarray:
+        return np.array(
+            [
+                sum(w * float(value(j)) for w, j in zip(ws, js, strict=True))
+                for ws, js in zip(weights, judged, strict=True)
+            ]
+        )
+
+    metrics = {"gold": mean(expected(lambda j: j.utility), seed=seed)}
     for name, (wanted, category) in RATES.items():
-        hits = [
-            j.category == category
-            for f, js in zip(families, judged, strict=False)
-            if f in wanted
-            for j in js
-        ]
-        metrics[name] = rate(np.array(hits, dtype=float), seed=seed)
-    metrics["padding"] = rate(np.array([j.padded for js in judged for j in js], float), seed=seed)
+        concerned = np.array([f in wanted for f in families], dtype=bool)
+        metrics[name] = rate(expected(lambda j, c=category: j.category == c)[concerned], seed=seed)
+    metrics["padding"] = rate(expected(lambda j: j.padded), seed=seed)
     return {k: v.to_dict() for k, v in metrics.items()}, judged
 
 

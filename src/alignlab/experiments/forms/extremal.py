@@ -74,15 +74,11 @@ from alignlab.experiments.forms.base import (
     write_summary,
 )
 from alignlab.experiments.forms.regressional import scaled_annotators
-from alignlab.experiments.sweep.best_of_n import (
-    RUN,
-    SampleSource,
-    read_prompt_samples,
-    selection_weights,
-)
+from alignlab.experiments.sweep.best_of_n import RUN, SampleSource, read_prompt_samples
 from alignlab.experiments.sweep.runner import scorers_for
 from alignlab.stats.agreement import kendall_tau_b
 from alignlab.stats.intervals import mean
+from alignlab.trainers.best_of_n import selection_weights
 
 CONDITIONS = ("restricted", "matched", "all")
 

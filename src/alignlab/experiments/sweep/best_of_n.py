@@ -8,8 +8,10 @@ policy share them, and an interrupted sweep resumes where it stopped::
     samples_dir/<key>/<split>.jsonl              {"index": p, "prompt": ..., "responses": [...]}
     samples_dir/<key>/scores/<split>-<part>-<spec key>.npz   one scorer's columns
 
-Each n's point weights a prompt's samples by the chance that each is the proxy's pick of
-a random n-subset (the order-statistics estimator of :mod:`alignlab.trainers.best_of_n`);
+The draws are :func:`alignlab.trainers.best_of_n.draw`'s, batch by batch, and each n's
+point weights a prompt's samples by the chance that each is the proxy's pick of a random
+n-subset (:func:`~alignlab.trainers.best_of_n.selection_weights`, the order-statistics
+estimator of :mod:`alignlab.trainers.best_of_n`);
 KL is analytic, ``log n - (n - 1) / n``. With ``exclude``, responses the judge puts in
 those categories rank below every other, so the proxy picks one only when a whole subset
 is excluded (the analytic KL is then an upper bound). With ``oracle`` the same samples are ranked by
@@ -41,6 +43,7 @@ from alignlab.goodhart.scoring import (
     word_counts,
 )
 from alignlab.progress import progress_bar
+from alignlab.trainers.best_of_n import draw, selection_weights
 
 RUN = "best_of_n"
 ORACLE_RUN = "oracle/best_of_n"
@@ -90,8 +93,6 @@ def sample(config: SweepConfig, split: str, directory: Path, load_policy) -> lis
     """``max(ns)`` responses per prompt, read back from ``directory/<split>.jsonl`` where a
     previous run wrote them; each batch of prompts is appended as it finishes.
     ``load_policy()`` gives ``(policy, tokenizer)`` and is called only if sampling is due."""
-    from alignlab.models.generation import generate
-
     prompts = read_prompts(config.splits[split], config.max_prompts)
     path = directory / f"{split}.jsonl"
     done: dict[int, list[str]] = {}
@@ -115,15 +116,16 @@ def sample(config: SweepConfig, split: str, directory: Path, load_policy) -> lis
     with progress_bar(remaining, f"best-of-{n_max} {split}", unit="prompt") as advance:
         for start in todo:
             chunk = prompts[start : start + size]
-            texts = generate(
+            texts = draw(
                 policy,
                 tokenizer,
                 chunk,
-                num_return_sequences=n_max,
+                n_max,
+                start=start,
+                seed=config.seed,
                 max_new_tokens=config.max_new_tokens,
                 temperature=config.best_of_n.temperature,
                 batch_size=size,
-                seed=config.seed + start,
             )
             with path.open("a", encoding="utf-8") as f:
                 for offset, responses in enumerate(texts):
@@ -158,17 +160,6 @@ def scored(
         os.replace(tmp, path)
         columns.update(found)
     return reshape(scorers.with_proxy(columns), len(prompts))
-
-
-def selection_weights(ranking: np.ndarray, n: int) -> np.ndarray:
-    """``[prompts, n_max]``: each sample's chance of being a random n-subset's pick by
-    ``ranking`` (ties to the earlier sample)."""
-    from alignlab.trainers.best_of_n import order_by_proxy, order_weights
-
-    order = order_by_proxy(ranking)
-    weights = np.zeros_like(ranking, dtype=float)
-    np.put_along_axis(weights, order, order_weights(n, ranking.shape[1])[None, :], axis=1)
-    return weights
 
 
 def ranking(columns: Columns, exclude: list[str]) -> np.ndarray:

@@ -67,7 +67,7 @@ class GenerationRequest:
 
     prompt: Text
     """A string (one user message) or a chat-message list."""
-    max_tokens: int = 256
+    max_new_tokens: int = 256
     """Most tokens to generate per completion."""
     temperature: float = 0.0
     """Sampling temperature; 0 is greedy decoding."""
@@ -89,8 +89,8 @@ class GenerationRequest:
             raise ValueError(
                 f"stop: every stop sequence must be a non-empty string, got {self.stop}"
             )
-        if self.max_tokens < 1:
-            raise ValueError(f"max_tokens: must be at least 1, got {self.max_tokens}")
+        if self.max_new_tokens < 1:
+            raise ValueError(f"max_new_tokens: must be at least 1, got {self.max_new_tokens}")
         if not self.temperature >= 0.0:  # also refuses NaN
             raise ValueError(f"temperature: must be >= 0, got {self.temperature}")
         if not 0.0 < self.top_p <= 1.0:

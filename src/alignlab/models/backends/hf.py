@@ -108,15 +108,15 @@ class HFBackend:
         groups: dict[tuple, list[int]] = defaultdict(list)
         for i, r in enumerate(requests):
             seeded = r.temperature > 0 and r.seed is not None
-            groups[(r.max_tokens, r.temperature, r.top_p, r.n, seeded)].append(i)
+            groups[(r.max_new_tokens, r.temperature, r.top_p, r.n, seeded)].append(i)
         results: list[Completion | None] = [None] * len(requests)
         with self._lock:
-            for (max_tokens, temperature, top_p, n, seeded), indices in groups.items():
+            for (max_new_tokens, temperature, top_p, n, seeded), indices in groups.items():
                 samples = generate_samples(
                     self.model,
                     self.tokenizer,
                     [requests[i].prompt for i in indices],
-                    max_new_tokens=max_tokens,
+                    max_new_tokens=max_new_tokens,
                     temperature=temperature if temperature > 0 else 1.0,
                     top_p=top_p,
                     do_sample=temperature > 0,

@@ -3,7 +3,9 @@
 Requests go to ``POST {base_url}/chat/completions``, at most ``concurrency`` at a
 time. Status 429 and 5xx, timeouts and connection errors are retried with
 exponential backoff and jitter, or after the server's ``Retry-After``; any other
-4xx fails at once with the server's message. The API key is read from the
+4xx fails at once with the server's message (:mod:`~alignlab.models.backends.retries`
+holds that policy and :class:`EndpointError`, re-exported here). This module maps
+requests to chat bodies and responses to completions. The API key is read from the
 environment variable the user names and sent only in the ``Authorization``
 header: it is never kept on the backend, logged, cached, or put into an error.
 
@@ -15,14 +17,10 @@ Async code should ``await agenerate(...)`` and ``await aoption_probs(...)`` inst
 from __future__ import annotations
 
 import asyncio
-import email.utils
-import math
 import os
-import random
 import re
 from collections import Counter
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -39,57 +37,29 @@ from alignlab.models.backends.base import (
     vote_probs,
 )
 from alignlab.models.backends.cache import ResponseCache, cache_key
+from alignlab.models.backends.retries import (
+    BACKOFF_CAP,
+    RETRY_AFTER_LIMIT,
+    EndpointError,
+    backoff_seconds,
+    post_with_retries,
+    retry_after_seconds,
+)
 from alignlab.progress import progress_bar
 
-RETRY_AFTER_LIMIT = 600.0
-"""Seconds; a server asking to wait longer than this is reported, not waited for."""
-BACKOFF_CAP = 60.0
-"""Seconds; the longest wait between retries when the server gives no ``Retry-After``."""
+__all__ = [
+    "BACKOFF_CAP",
+    "RETRY_AFTER_LIMIT",
+    "EndpointError",
+    "OpenAIChatBackend",
+    "backoff_seconds",
+    "retry_after_seconds",
+]
 
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _CONVENTIONAL_ENV_NAME = re.compile(r"[A-Z_][A-Z0-9_]*")
 _RESERVED_BODY_KEYS = frozenset({"model", "messages", "stream"})
 _sleep = asyncio.sleep  # looked up at call time, so tests can skip the waits
-
-
-class EndpointError(RuntimeError):
-    """The endpoint refused a request, or kept failing through every retry."""
-
-    def __init__(self, message: str, status: int | None = None):
-        self.status = status
-        super().__init__(message)
-
-
-def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header: delay seconds or an HTTP date.
-
-    ``None`` when the header is absent or unreadable; a date in the past gives 0.
-    """
-    if value is None:
-        return None
-    value = value.strip()
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=UTC)
-        seconds = (when - (now or datetime.now(UTC))).total_seconds()
-    return max(0.0, seconds) if not math.isnan(seconds) else None
-
-
-def backoff_seconds(attempt: int) -> float:
-    """Wait before retry ``attempt`` (0-based) when the server names none.
-
-    Exponential backoff with equal jitter: uniform in ``[d/2, d]`` with
-    ``d = min(BACKOFF_CAP, 2**attempt)`` seconds, so clients that failed together
-    do not all retry together.
-    """
-    ceiling = min(BACKOFF_CAP, 2.0**attempt)
-    return random.uniform(ceiling / 2, ceiling)
 
 
 class OpenAIChatBackend:
@@ -222,18 +192,18 @@ class OpenAIChatBackend:
         if votes < 1:
             raise ValueError(f"votes: must be at least 1, got {votes}")
         # Temperature 1 so the returned log-probabilities are the model's own distribution.
-        first_token = GenerationRequest(prompt, max_tokens=1, temperature=1.0, seed=seed)
+        first_token = GenerationRequest(prompt, max_new_tokens=1, temperature=1.0, seed=seed)
         body = {**self._body(first_token), "logprobs": True, "top_logprobs": self.top_logprobs}
         [(response, _)] = await self._fetch([(cache_key(self.base_url, self.model, body), body)])
         probs = first_token_probs(_first_token_logprobs(response), options)
         if probs is not None:
             return probs
         # Room for leading whitespace tokens, the option, and the character after it.
-        max_tokens = max(len(option.strip()) for option in options) + 4
+        max_new_tokens = max(len(option.strip()) for option in options) + 4
         samples = [
             GenerationRequest(
                 prompt,
-                max_tokens=max_tokens,
+                max_new_tokens=max_new_tokens,
                 temperature=1.0,
                 seed=None if seed is None else seed + i,
             )
@@ -263,7 +233,7 @@ class OpenAIChatBackend:
         body: dict[str, Any] = {
             "model": self.model,
             "messages": as_messages(request.prompt),
-            "max_tokens": request.max_tokens,
+            "max_tokens": request.max_new_tokens,
             "temperature": request.temperature,
             "top_p": request.top_p,
             "n": request.n,
@@ -322,63 +292,9 @@ class OpenAIChatBackend:
         self, client: httpx.AsyncClient, url: str, body: dict[str, Any]
     ) -> dict[str, Any]:
         """One request's JSON response, retrying what a retry can fix."""
-        for attempt in range(self.max_retries + 1):
-            status, retry_after = None, None
-            try:
-                response = await client.post(url, json=body)
-            except httpx.TransportError as error:  # timeouts, refused and dropped connections
-                failure = f"{type(error).__name__}: {error}"
-            else:
-                status = response.status_code
-                if status < 300:
-                    return self._json(response)
-                message = self._server_message(response)
-                if status != 429 and status < 500:
-                    raise EndpointError(f"{url} answered HTTP {status}: {message}", status)
-                failure = f"HTTP {status}: {message}"
-                retry_after = retry_after_seconds(response.headers.get("retry-after"))
-            if attempt == self.max_retries:
-                break
-            wait = retry_after if retry_after is not None else backoff_seconds(attempt)
-            if wait > RETRY_AFTER_LIMIT:
-                raise EndpointError(
-                    f"{url} asked to retry after {wait:.0f} s, more than the "
-                    f"{RETRY_AFTER_LIMIT:.0f} s alignlab waits; last failure: {failure}",
-                    status,
-                )
-            await _sleep(wait)
-        raise EndpointError(
-            f"{url} failed {self.max_retries + 1} times; last failure: {failure}", status
+        return await post_with_retries(
+            client, url, body, max_retries=self.max_retries, redact=self._redact, sleep=_sleep
         )
-
-    def _json(self, response: httpx.Response) -> dict[str, Any]:
-        try:
-            data = response.json()
-        except ValueError:
-            raise EndpointError(
-                f"{response.url} answered HTTP {response.status_code} with a body that is not "
-                f"JSON: {self._redact(response.text[:200])!r}",
-                response.status_code,
-            ) from None
-        if not isinstance(data, dict):
-            raise EndpointError(f"{response.url} answered with JSON that is not an object")
-        return data
-
-    def _server_message(self, response: httpx.Response) -> str:
-        """The server's own explanation of an error, shortened and with the key removed."""
-        try:
-            data = response.json()
-        except ValueError:
-            data = None
-        message = response.text
-        if isinstance(data, dict):
-            error = data.get("error", data.get("detail", data.get("message")))
-            if isinstance(error, dict):
-                error = error.get("message", error)
-            if error is not None:
-                message = str(error)
-        message = " ".join(message.split())[:500] or response.reason_phrase
-        return self._redact(message)
 
     def _check(self, response: dict[str, Any], n: int) -> None:
         """Refuse a response without the ``n`` choices asked for, before it is cached."""
