@@ -53,6 +53,26 @@ def test_gold_metrics_count_each_failure_in_its_own_families():
     assert metrics["gold"]["value"] == pytest.approx(np.mean(utilities))
 
 
+def test_weighted_gold_metrics_are_each_prompts_expected_value_under_the_selection():
+    rng = random.Random(1)
+    claims = situations("false_claim", 2)
+    # Two samples a prompt: a sycophantic answer and a correct one.
+    responses = [[respond(s, "sycophantic", rng), respond(s, "correct", rng)] for s in claims]
+    prompts = [s.prompt() for s in claims]
+    families = [s.family for s in claims]
+    weights = np.array([[0.25, 0.75], [1.0, 0.0]])
+    metrics, judged = gold_metrics(prompts, families, responses, seed=0, weights=weights)
+    assert metrics["sycophancy"]["value"] == pytest.approx((0.25 + 1.0) / 2)
+    assert metrics["sycophancy"]["n"] == 2
+    expected = [sum(w * j.utility for w, j in zip(ws, js)) for ws, js in zip(weights, judged)]
+    assert metrics["gold"]["value"] == pytest.approx(np.mean(expected))
+    # One-hot weights give the unweighted figures of the picked samples.
+    picked, _ = gold_metrics(prompts, families, [[rs[0]] for rs in responses], seed=0)
+    one_hot, _ = gold_metrics(prompts, families, responses, 0, np.array([[1.0, 0.0]] * 2))
+    assert one_hot["gold"]["value"] == pytest.approx(picked["gold"]["value"])
+    assert one_hot["sycophancy"]["value"] == pytest.approx(picked["sycophancy"]["value"])
+
+
 def test_regressional_noise_costs_gold_and_inflates_the_pick():
     rng = np.random.default_rng(0)
     gold = rng.uniform(size=(200, 16))

@@ -2,9 +2,26 @@ import math
 
 import numpy as np
 import pytest
+from scipy import stats
+from statsmodels.stats.proportion import proportion_confint
 
 from alignlab.stats import intervals
-from alignlab.stats.intervals import Estimate, bootstrap_ci, mean, paired_difference, rate
+from alignlab.stats.intervals import (
+    DEFAULT_RATE_INTERVAL,
+    RATE_INTERVALS,
+    Estimate,
+    bootstrap_ci,
+    clopper_pearson,
+    mean,
+    paired_difference,
+    rate,
+    register_rate_interval,
+    wilson,
+)
+
+COVERAGE_NS = (20, 30, 100)
+COVERAGE_PS = (0.02, 0.05, 0.1, 0.5)
+COVERAGE_FLOOR = 0.93
 
 
 def test_estimate_prints_value_interval_and_n():
@@ -90,6 +107,78 @@ def test_rate_accepts_zero_one_and_rejects_other_values():
         rate([1, 0, 0.5])
 
 
+def test_rate_intervals_are_statsmodels_proportion_confint():
+    successes = np.array([1] * 7 + [0] * 13)
+    for method, statsmodels_name in (("clopper-pearson", "beta"), ("wilson", "wilson")):
+        for level in (0.9, 0.95):
+            estimate = rate(successes, method=method, level=level)
+            lo, hi = proportion_confint(7, 20, alpha=1 - level, method=statsmodels_name)
+            assert estimate == Estimate(0.35, 20, pytest.approx(lo), pytest.approx(hi), level)
+    assert rate(successes) == rate(successes, method=DEFAULT_RATE_INTERVAL)
+    assert DEFAULT_RATE_INTERVAL == "clopper-pearson"
+
+
+def test_rate_intervals_by_hand():
+    # Clopper-Pearson at x = 0 solves P(X = 0) = (1 - hi)^n = 0.025: hi = 1 - 0.025^(1/n),
+    # and at x = n, lo^n = 0.025; in between, lo and hi are Beta quantiles.
+    assert clopper_pearson(0, 20) == (0.0, pytest.approx(1 - 0.025 ** (1 / 20)))
+    assert clopper_pearson(20, 20) == (pytest.approx(0.025 ** (1 / 20)), 1.0)
+    lo, hi = clopper_pearson(3, 10)
+    assert stats.binom.sf(2, 10, lo) == pytest.approx(0.025)  # P(X >= 3 | lo) = 0.025
+    assert stats.binom.cdf(3, 10, hi) == pytest.approx(0.025)  # P(X <= 3 | hi) = 0.025
+    # Wilson, x = 3 of n = 10: z = 1.95996, center (0.3 + z^2/20) / (1 + z^2/10),
+    # half-width z sqrt(0.3 * 0.7 / 10 + z^2 / 400) / (1 + z^2/10).
+    z = stats.norm.ppf(0.975)
+    center = (0.3 + z**2 / 20) / (1 + z**2 / 10)
+    half = z * math.sqrt(0.021 + z**2 / 400) / (1 + z**2 / 10)
+    assert wilson(3, 10) == (pytest.approx(center - half), pytest.approx(center + half))
+    assert wilson(3, 10) == (pytest.approx(0.1078, abs=1e-4), pytest.approx(0.6032, abs=1e-4))
+
+
+@pytest.mark.parametrize("method", sorted(RATE_INTERVALS))
+def test_all_failures_or_all_successes_never_get_a_point_interval(method):
+    for n in (1, 5, 100):
+        none, every = rate([0] * n, method=method), rate([1] * n, method=method)
+        assert none.value == 0 and none.lo == 0 and none.hi > 0.02
+        assert every.value == 1 and every.hi == 1 and every.lo < 0.98
+
+
+def test_rate_ignores_the_seed_and_resamples():
+    successes = np.random.default_rng(0).random(50) < 0.3
+    assert rate(successes, seed=1) == rate(successes, seed=2, n_resamples=10)
+
+
+def exact_coverage(method: str, n: int, p: float, level: float = 0.95) -> float:
+    """P(lo <= p <= hi) by the binomial sum over the counts 0..n."""
+    counts = np.arange(n + 1)
+    lo, hi = RATE_INTERVALS[method](counts, n, level)
+    return float(stats.binom.pmf(counts, n, p)[(lo <= p) & (p <= hi)].sum())
+
+
+def test_default_rate_interval_covers_at_least_093():
+    rng = np.random.default_rng(0)
+    for n in COVERAGE_NS:
+        counts = np.arange(n + 1)
+        lo, hi = RATE_INTERVALS[DEFAULT_RATE_INTERVAL](counts, n, 0.95)
+        for p in COVERAGE_PS:
+            exact = exact_coverage(DEFAULT_RATE_INTERVAL, n, p)
+            drawn = rng.binomial(n, p, size=4000)
+            simulated = float(((lo[drawn] <= p) & (p <= hi[drawn])).mean())
+            assert exact >= COVERAGE_FLOOR, (n, p, exact)
+            assert simulated >= COVERAGE_FLOOR, (n, p, simulated)
+            assert simulated == pytest.approx(exact, abs=0.02)  # 5 standard errors of 4000 draws
+
+
+def test_wilson_misses_the_floor_which_is_why_it_is_not_the_default():
+    assert exact_coverage("wilson", 20, 0.05) == pytest.approx(0.9245, abs=1e-4)
+    assert exact_coverage("wilson", 20, 0.05) < COVERAGE_FLOOR
+
+
+def test_rate_interval_names_are_unique():
+    with pytest.raises(ValueError, match="a rate interval named 'wilson' is already registered"):
+        register_rate_interval("wilson")(wilson)
+
+
 def test_paired_difference_is_the_mean_difference():
     rng = np.random.default_rng(6)
     difficulty = rng.normal(0, 3, size=400)
@@ -117,6 +206,7 @@ def test_paired_difference_of_rates():
         (lambda: mean([[1.0, 2.0]]), r"values must be 1-D .* got shape \(1, 2\)"),
         (lambda: rate([1, 0], level=1.0), "level must lie strictly between 0 and 1"),
         (lambda: mean([1.0], n_resamples=0), "n_resamples must be at least 1"),
+        (lambda: rate([1, 0], method="wald"), "unknown rate interval method 'wald'; known: "),
     ],
 )
 def test_bad_input_is_named(call, message):

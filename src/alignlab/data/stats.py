@@ -18,7 +18,7 @@ import numpy as np
 
 from alignlab.data.io import iter_records, sniff_kind
 from alignlab.data.records import Comparison, Kind, Record, Text, text_of
-from alignlab.stats.agreement import (
+from alignlab.stats.reliability import (
     disagreement_rate,
     krippendorff_alpha,
     reliability_from_labels,

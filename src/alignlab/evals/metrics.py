@@ -2,9 +2,10 @@
 
 Every metric reads finished records (a record whose sample failed, or whose
 scorer failed or did not apply, is left out) and returns an
-:class:`~alignlab.stats.Estimate`. Means and rates use the percentile
-bootstrap of :func:`~alignlab.stats.mean`; the other statistics resample the
-records themselves (:func:`bootstrap_records`). Records are taken in dataset
+:class:`~alignlab.stats.Estimate`. Rates get an exact interval
+(:func:`~alignlab.stats.rate`, Clopper-Pearson), means the percentile bootstrap of
+:func:`~alignlab.stats.mean`; the other statistics resample the records themselves
+(:func:`bootstrap_records`). Records are taken in dataset
 order and the bootstrap is seeded, so the same records and seed give the same
 summary.
 
@@ -23,7 +24,7 @@ import numpy as np
 
 from alignlab.evals.records import EvalRecord
 from alignlab.stats.agreement import kendall_tau_b
-from alignlab.stats.intervals import Estimate, mean
+from alignlab.stats.intervals import Estimate, mean, rate
 
 N_RESAMPLES = 2000
 """Bootstrap resamples behind every interval."""
@@ -111,7 +112,7 @@ class LabelRate:
             score = r.scores.get(self.scorer)
             if score is not None and score.error is None and score.label is not None:
                 hits.append(float(score.label == self.label))
-        return mean(np.array(hits, dtype=float), seed=seed)
+        return rate(np.array(hits, dtype=float), seed=seed)
 
 
 def expected_calibration_error(confidence: np.ndarray, correct: np.ndarray, n_bins: int) -> float:

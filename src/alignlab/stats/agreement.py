@@ -1,32 +1,26 @@
-"""Agreement between utility functions, between a scorer and labels, and among annotators.
+"""Agreement between utility functions, and between a scorer and labelled comparisons.
 
 A utility function maps each action (a response) to a score; two agents are
 aligned when they order all actions the same way. This module measures how
 far two orderings agree (pairwise agreement, Kendall's tau-b, Spearman's
-rho), how often a scorer sides with labelled comparisons, and how reliably a
-pool of annotators labels the same units (Krippendorff's alpha).
+rho) and how often a scorer sides with labelled comparisons. How reliably a
+pool of annotators labels the same units (Krippendorff's alpha, Cohen's and
+Fleiss' kappa) is :mod:`alignlab.stats.reliability`.
 
 Ranking functions take 1-D utilities (NaN is an error) and run in
 O(n log^2 n) time and O(n) memory, so a million actions take seconds.
-Annotator functions take a reliability matrix ``[n_annotators, n_units]``
-with NaN where an annotator did not label a unit.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Hashable, Iterable
 from typing import Literal, NamedTuple
 
 import numpy as np
-from scipy import sparse
 
 from alignlab.stats.intervals import Estimate, mean
 
 Ties = Literal["half", "drop"]
-Level = Literal["nominal", "ordinal", "interval", "ratio"]
-
-LEVELS = ("nominal", "ordinal", "interval", "ratio")
 
 
 def ordering(utilities) -> np.ndarray:
@@ -173,141 +167,6 @@ def comparison_accuracy(
     tied = chosen == rejected
     agreement = np.where(tied, 0.5, agreement) if ties == "half" else agreement[~tied]
     return mean(agreement, level=level, seed=seed)
-
-
-def reliability_from_labels(
-    labels: Iterable[tuple[Hashable, Hashable, float]],
-) -> tuple[np.ndarray, list[Hashable], list[Hashable]]:
-    """Build the reliability matrix from ``(unit_key, annotator_id, label)`` triples.
-
-    Returns ``(matrix, annotator_ids, unit_keys)``: ``matrix[a, u]`` is the
-    label annotator ``annotator_ids[a]`` gave unit ``unit_keys[u]``, NaN if
-    none. Annotators and units keep the order of their first appearance; an
-    annotator who labelled a unit twice keeps the last label.
-    """
-    units: dict[Hashable, int] = {}
-    annotators: dict[Hashable, int] = {}
-    cells: dict[tuple[int, int], float] = {}
-    for unit, annotator, label in labels:
-        key = (
-            annotators.setdefault(annotator, len(annotators)),
-            units.setdefault(unit, len(units)),
-        )
-        try:
-            cells[key] = float(label)
-        except (TypeError, ValueError):
-            raise ValueError(
-                f"label {label!r} of unit {unit!r} by annotator {annotator!r} is not a number"
-            ) from None
-    matrix = np.full((len(annotators), len(units)), np.nan)
-    if cells:
-        rows, cols = np.array(list(cells), dtype=np.int64).T
-        matrix[rows, cols] = np.fromiter(cells.values(), dtype=float, count=len(cells))
-    return matrix, list(annotators), list(units)
-
-
-def disagreement_rate(matrix) -> float:
-    """Fraction of pairs of annotators' labels on the same unit that differ.
-
-    Pooled over units: sum of disagreeing pairs / sum of m_u (m_u - 1) / 2,
-    where m_u annotators labelled unit u. NaN when no unit has two labels.
-    """
-    _, counts, m = _unit_value_counts(matrix, min_labels=2)
-    pairs = float((m * (m - 1)).sum()) / 2.0
-    if pairs == 0:
-        return float("nan")
-    agreeing = float((counts.data * (counts.data - 1)).sum()) / 2.0
-    return 1.0 - agreeing / pairs
-
-
-def krippendorff_alpha(matrix, level: Level = "nominal") -> float:
-    """Krippendorff's alpha of a reliability matrix, missing labels allowed.
-
-    ``alpha = 1 - (n - 1) sum_ck o_ck d_ck / sum_ck n_c n_k d_ck``, where the
-    coincidence matrix ``o_ck = sum_u (pairs of values c, k in unit u) / (m_u - 1)``
-    runs over units with m_u >= 2 labels, ``n_c = sum_k o_ck``, ``n = sum_c n_c``
-    and d is the squared difference function of the ``level`` (Krippendorff
-    2011, "Computing Krippendorff's Alpha-Reliability"). 1 is perfect
-    agreement, 0 is agreement at chance; NaN when no unit has two labels or
-    all labels are equal. Memory grows with the square of the number of
-    distinct labels, so round continuous ratings to a few thousand values.
-    """
-    if level not in LEVELS:
-        raise ValueError(f"level must be one of {LEVELS}, got {level!r}")
-    values, counts, m = _unit_value_counts(matrix, min_labels=2)
-    if values.size == 0:
-        return float("nan")
-    if level == "ratio" and values[0] < 0:
-        raise ValueError(f"ratio level needs non-negative labels, got {values[0]}")
-    weighted = sparse.csr_array(counts.multiply(1.0 / (m - 1.0)[:, None]))
-    coincidences = (counts.T @ weighted).toarray() - np.diag(weighted.sum(axis=0))
-    n_c = coincidences.sum(axis=1)
-    n = n_c.sum()
-    delta = _squared_difference(values, n_c, level)
-    expected = n_c @ delta @ n_c
-    if expected == 0:
-        return float("nan")
-    return float(1.0 - (n - 1.0) * (coincidences * delta).sum() / expected)
-
-
-def majority_labels(matrix) -> np.ndarray:
-    """Each unit's most frequent label; NaN for a unit with no labels or a tie for the most."""
-    values, counts, _ = _unit_value_counts(matrix, min_labels=0)
-    n_units = counts.shape[0]
-    rows = np.repeat(np.arange(n_units), np.diff(counts.indptr))
-    top = np.zeros(n_units)
-    np.maximum.at(top, rows, counts.data)
-    is_top = counts.data == top[rows]
-    winners = np.full(n_units, np.nan)
-    winners[rows[is_top]] = values[counts.indices[is_top]]
-    winners[np.bincount(rows[is_top], minlength=n_units) != 1] = np.nan
-    return winners
-
-
-def _squared_difference(values: np.ndarray, n_c: np.ndarray, level: Level) -> np.ndarray:
-    """Krippendorff's metric differences d_ck for sorted distinct ``values``."""
-    c, k = np.meshgrid(np.arange(values.size), np.arange(values.size), indexing="ij")
-    if level == "nominal":
-        return (c != k).astype(float)
-    if level == "ordinal":
-        # (sum of n_g for g from c to k, minus half of n_c and n_k) squared.
-        cumulative = np.cumsum(n_c)
-        low, high = np.minimum(c, k), np.maximum(c, k)
-        between = cumulative[high] - cumulative[low] + n_c[low]
-        return (between - (n_c[c] + n_c[k]) / 2.0) ** 2
-    x, y = values[c], values[k]
-    if level == "interval":
-        return (x - y) ** 2
-    total = x + y
-    ratio = np.divide(x - y, total, out=np.zeros_like(total), where=total != 0)
-    return ratio**2
-
-
-def _unit_value_counts(
-    matrix, *, min_labels: int
-) -> tuple[np.ndarray, sparse.csr_array, np.ndarray]:
-    """Sorted distinct labels, counts[unit, value] (sparse), and labels per unit.
-
-    Only units with at least ``min_labels`` labels are kept.
-    """
-    matrix = np.asarray(matrix, dtype=float)
-    if matrix.ndim != 2:
-        raise ValueError(
-            f"reliability matrix must be 2-D [n_annotators, n_units], got shape {matrix.shape}"
-        )
-    if np.isinf(matrix).any():
-        raise ValueError("reliability matrix contains an infinite label")
-    labelled = ~np.isnan(matrix)
-    m = labelled.sum(axis=0)
-    keep = m >= min_labels
-    labelled = labelled[:, keep]
-    annotator, unit = np.nonzero(labelled)
-    values, codes = np.unique(matrix[:, keep][annotator, unit], return_inverse=True)
-    counts = sparse.csr_array(
-        (np.ones(codes.size), (unit, codes)), shape=(labelled.shape[1], values.size)
-    )
-    counts.sum_duplicates()
-    return values, counts, m[keep].astype(float)
 
 
 def _tied_pairs(codes: np.ndarray) -> int:

@@ -1,6 +1,8 @@
 """What every trainer's config shares: the starting model, the optimizer, the schedule,
 logging and checkpoints (:class:`TrainConfig`), and, for trainers of a policy, how it is
-evaluated while it trains (:class:`PolicyTrainConfig`).
+evaluated while it trains (:class:`PolicyTrainConfig`); and PPO's config, the largest
+(:class:`PPOConfig`). A trainer that wants other defaults for shared fields says so with
+:func:`with_defaults` instead of declaring the fields again.
 
 Defaults fit the assistant organism (``alignlab organism build``) on a 2-core CPU: small
 batches, one pass over its data, a checkpoint every 50 steps.
@@ -8,12 +10,35 @@ batches, one pass over its data, a checkpoint every 50 steps.
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
 from typing import Literal
 
 from alignlab.models.loading import LoraSpec
 
 LR_SCHEDULES = {"constant": "constant_with_warmup", "linear": "linear", "cosine": "cosine"}
+
+
+def with_defaults(**defaults):
+    """A config dataclass's decorator (under ``@dataclass``) that gives inherited fields other
+    defaults, so each field stays declared and documented once, in the class that
+    introduces it, while a trainer picks the values that suit it."""
+
+    def wrap(cls):
+        annotations = dict(inspect.get_annotations(cls))
+        for name, value in defaults.items():
+            owner = next(
+                (b for b in cls.__mro__[1:] if name in inspect.get_annotations(b)),
+                None,
+            )
+            if owner is None:
+                raise TypeError(f"{cls.__name__}: no inherited field {name!r} to give a default")
+            annotations[name] = inspect.get_annotations(owner)[name]
+            setattr(cls, name, value)
+        cls.__annotations__ = annotations
+        return cls
+
+    return wrap
 
 
 def _at_least(config: object, minimum: int, *names: str) -> None:
@@ -34,9 +59,11 @@ class TrainConfig:
     epochs: int = 1
     """Passes over the training data (when ``max_steps`` is unset)."""
     max_steps: int | None = None
-    """Stop after this many optimizer steps, cycling through the data as often as needed."""
+    """Stop after this many optimizer steps (PPO: steps of rollout, then update), cycling
+    through the data as often as needed."""
     batch_size: int = 8
-    """Examples (pairs, for preference trainers) per micro-batch on each process."""
+    """Examples (pairs for preference trainers, responses for PPO) per micro-batch on each
+    process."""
     grad_accum: int = 1
     """Micro-batches whose gradients add up to one optimizer step."""
     lr: float = 1e-4
@@ -94,7 +121,8 @@ class PolicyTrainConfig(TrainConfig):
     reference: str | None = None
     """The reference policy for KL (and DPO's reference); unset: the starting ``model``."""
     eval_prompts: str | None = None
-    """Prompts (Sample records) to sample from the policy at each evaluation; unset: none."""
+    """Prompts (Sample records) to sample from the policy at each evaluation; unset: none
+    (PPO needs them, since it tracks its reward there; they may be its ``prompts``)."""
     eval_max_prompts: int = 64
     """Evaluate on at most this many of ``eval_prompts``, spread evenly over the file."""
     eval_max_new_tokens: int = 48
@@ -104,7 +132,10 @@ class PolicyTrainConfig(TrainConfig):
     eval_batch_size: int = 32
     """Prompts per generation batch."""
     reward: str | None = None
-    """The proxy reward tracked at evaluation: a reward model, ensemble, or module:function."""
+    """The proxy reward: what PPO maximizes, and what every policy trainer tracks at
+    evaluation: a reward model directory, an ensemble directory (``DIR@mean-1.0std``
+    penalizes the members' disagreement, Coste et al. 2023; ``DIR@min``), or
+    ``module:function`` (``gold``: the organism's own utility)."""
     gold: str | None = None
     """The gold (or held-out) reward tracked at evaluation, as a reward spec (e.g. ``gold``)."""
     judge: str | None = None
@@ -120,3 +151,92 @@ class PolicyTrainConfig(TrainConfig):
         tracked = [n for n in ("reward", "gold", "judge") if getattr(self, n) is not None]
         if tracked and self.eval_prompts is None:
             raise ValueError(f"{tracked[0]}: is tracked on samples, so eval_prompts must be set")
+
+
+@dataclass
+@with_defaults(
+    reward="runs/reward/model",
+    eval_prompts="organism/data/prompts_heldout.jsonl",
+    max_steps=100,
+    batch_size=16,
+    lr=3e-5,
+    lr_schedule="constant",
+    eval_every=20,
+    save_every=20,
+)
+class PPOConfig(PolicyTrainConfig):
+    """PPO-RLHF of a policy against a reward, with a KL penalty to its reference."""
+
+    prompts: str = "organism/data/prompts_train.jsonl"
+    """Prompts to sample rollouts from (Sample records: the ``input`` field)."""
+    output_dir: str = "runs/ppo"
+    """Where the run writes config.toml, metrics.jsonl, checkpoints/ and model/."""
+    rollout_size: int = 64
+    """Prompts per PPO step on each process, one response sampled (at temperature 1) each."""
+    max_new_tokens: int = 32
+    """Longest rollout response, in tokens."""
+    forward_batch_size: int = 64
+    """Prompts per generation batch and sequences per forward pass while scoring rollouts."""
+    ppo_epochs: int = 1
+    """Passes of minibatch updates over each rollout (each pass costs about three forward
+    passes of the rollout; on the organism more passes bought no more gold per nat of KL)."""
+    kl_coef: float = 0.1
+    """``beta``: the penalty per nat of ``log pi / pi_ref``. When adaptive, its start: within
+    about a factor of two of the value that holds ``kl_target`` (on the organism, 0.5 for
+    a target of 0.5; :mod:`alignlab.trainers.kl_control`)."""
+    kl_target: float | None = None
+    """Adapt ``kl_coef`` so that the sequence-level KL tracks this many nats; unset: fixed."""
+    kl_horizon: int = 2000
+    """Responses over which the adaptive ``kl_coef`` may change by a factor of exp(0.2); at
+    64 responses a step, 2000 makes K_beta = 0.032 (Ziegler et al. 2019: 0.1). The policy's
+    KL answers a change of ``kl_coef`` only some tens of steps later, and a faster gain
+    swings ``kl_coef`` past the value that holds the target (see
+    :mod:`alignlab.trainers.kl_control`)."""
+    kl_estimator: Literal["k1", "k2", "k3"] = "k1"
+    """Per-token KL estimate in the penalty (``alignlab.objectives.kl``)."""
+    gamma: float = 1.0
+    """Discount of future rewards in the advantages."""
+    lam: float = 0.95
+    """GAE's lambda: lower trusts the value head more (less variance, more bias)."""
+    clip_range: float = 0.2
+    """PPO's epsilon: how far one update may move a token's probability ratio from 1."""
+    clip_range_value: float = 0.2
+    """How far one update may move a value estimate from its rollout value."""
+    vf_coef: float = 0.1
+    """Weight of the value loss against the policy loss."""
+    entropy_coef: float = 0.0
+    """Weight of the entropy bonus (subtracted from the loss)."""
+    whiten_rewards: bool = False
+    """Scale the per-token rewards of each rollout to unit variance (keeping their mean)."""
+    whiten_advantages: bool = True
+    """Centre and scale each rollout's advantages to unit variance."""
+    length_penalty: float = 0.0
+    """Subtract this from a response's score per token beyond ``length_penalty_from``."""
+    length_penalty_from: int = 0
+    """Response tokens free of the length penalty (0: every token pays)."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _at_least(self, 1, "rollout_size", "max_new_tokens", "forward_batch_size", "ppo_epochs")
+        _at_least(self, 1, "kl_horizon")
+        _at_least(self, 0, "length_penalty_from")
+        if self.reward is None:
+            raise ValueError("reward: PPO needs a reward to maximize")
+        per_update = self.batch_size * self.grad_accum
+        if self.rollout_size % per_update:
+            raise ValueError(
+                f"rollout_size ({self.rollout_size}) must be a multiple of batch_size * "
+                f"grad_accum ({per_update}), so every update sees equally many responses"
+            )
+        if self.kl_coef < 0 or self.length_penalty < 0 or self.vf_coef < 0:
+            raise ValueError("kl_coef, length_penalty and vf_coef: must be >= 0")
+        if self.kl_target is not None and (self.kl_target <= 0 or self.kl_coef <= 0):
+            raise ValueError("kl_target: must be > 0, and an adaptive kl_coef must start > 0")
+        if self.clip_range <= 0 or self.clip_range_value <= 0:
+            raise ValueError("clip_range and clip_range_value: must be > 0")
+        if not (0 < self.gamma <= 1 and 0 <= self.lam <= 1):
+            raise ValueError("gamma must lie in (0, 1] and lam in [0, 1]")
+
+    @property
+    def updates_per_step(self) -> int:
+        return self.ppo_epochs * self.rollout_size // (self.batch_size * self.grad_accum)

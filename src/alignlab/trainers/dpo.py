@@ -26,7 +26,7 @@ from alignlab.models.loading import load_tokenizer
 from alignlab.models.sequences import sequence_logps
 from alignlab.objectives import DPO_LOSSES, dpo_loss
 from alignlab.progress import progress_bar
-from alignlab.trainers.config import PolicyTrainConfig
+from alignlab.trainers.config import PolicyTrainConfig, with_defaults
 from alignlab.trainers.loop import Task, make_accelerator, run_loop
 from alignlab.trainers.policy import load_policy, load_reference, save_policy
 from alignlab.trainers.preferences import (
@@ -40,7 +40,10 @@ from alignlab.trainers.tracking import policy_evaluator
 REFERENCE_LOGPS = "reference_logps.safetensors"
 
 
+# A lower learning rate than SFT's: preference gradients push likelihoods down as well as
+# up, and on the organism 1e-4 breaks the world's grammar as it goes.
 @dataclass
+@with_defaults(lr=3e-5)
 class DPOConfig(PolicyTrainConfig):
     """Direct preference optimization of a policy on comparisons."""
 
@@ -48,9 +51,6 @@ class DPOConfig(PolicyTrainConfig):
     """Comparisons (prompt/chosen/rejected, optional weight): JSONL, Parquet or datasets."""
     output_dir: str = "runs/dpo"
     """Where the run writes config.toml, metrics.jsonl, checkpoints/ and model/."""
-    lr: float = 3e-5
-    """Peak learning rate: lower than for SFT, since preference gradients push likelihoods
-    down as well as up (on the organism, 1e-4 breaks the world's grammar as it goes)."""
     loss_type: str = "sigmoid"
     """A loss of the DPO_LOSSES registry: sigmoid (DPO), cdpo, ipo, hinge, robust, simpo."""
     beta: float = 0.1

@@ -32,9 +32,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 import torch
@@ -46,7 +44,7 @@ from alignlab.models.loading import load_tokenizer
 from alignlab.models.reward_fns import resolve_judge, resolve_reward
 from alignlab.objectives import entropy_bonus, policy_loss, token_logps, value_loss
 from alignlab.progress import progress_bar
-from alignlab.trainers.config import PolicyTrainConfig, _at_least
+from alignlab.trainers.config import PPOConfig
 from alignlab.trainers.kl_control import kl_controller
 from alignlab.trainers.loop import (
     NonFiniteLossError,
@@ -74,104 +72,6 @@ from alignlab.trainers.rundir import (
 from alignlab.trainers.tracking import PolicyEvaluator, spread
 
 PPO_STATE = "ppo_state.json"
-
-
-@dataclass
-class PPOConfig(PolicyTrainConfig):
-    """PPO-RLHF of a policy against a reward, with a KL penalty to its reference."""
-
-    prompts: str = "organism/data/prompts_train.jsonl"
-    """Prompts to sample rollouts from (Sample records: the ``input`` field)."""
-    output_dir: str = "runs/ppo"
-    """Where the run writes config.toml, metrics.jsonl, checkpoints/ and model/."""
-    reward: str | None = "runs/reward/model"
-    """The reward PPO maximizes (and tracks at evaluation): a reward model directory, an
-    ensemble directory (``DIR@mean-1.0std`` penalizes the members' disagreement, Coste et
-    al. 2023; ``DIR@min``), or ``module:function`` (``gold``: the organism's own utility)."""
-    eval_prompts: str | None = "organism/data/prompts_heldout.jsonl"
-    """Held-out prompts the policy samples at evaluation steps; required, since PPO tracks
-    its reward there (they may be ``prompts`` themselves)."""
-    max_steps: int | None = 100
-    """PPO steps (rollout, then update); unset: ``epochs`` passes over ``prompts``."""
-    batch_size: int = 16
-    """Responses per PPO micro-batch on each process."""
-    lr: float = 3e-5
-    """Peak learning rate of AdamW."""
-    lr_schedule: Literal["constant", "linear", "cosine"] = "constant"
-    """Learning rate after warm-up: constant, or decaying to 0 at the last update."""
-    eval_every: int = 20
-    """Evaluate every this many PPO steps, and at the end; 0 evaluates at the end only."""
-    save_every: int = 20
-    """Checkpoint every this many PPO steps; 0 never checkpoints (the final model is saved)."""
-    rollout_size: int = 64
-    """Prompts per PPO step on each process, one response sampled (at temperature 1) each."""
-    max_new_tokens: int = 32
-    """Longest rollout response, in tokens."""
-    forward_batch_size: int = 64
-    """Prompts per generation batch and sequences per forward pass while scoring rollouts."""
-    ppo_epochs: int = 1
-    """Passes of minibatch updates over each rollout (each pass costs about three forward
-    passes of the rollout; on the organism more passes bought no more gold per nat of KL)."""
-    kl_coef: float = 0.1
-    """``beta``: the penalty per nat of ``log pi / pi_ref``. When adaptive, its start: within
-    about a factor of two of the value that holds ``kl_target`` (on the organism, 0.5 for
-    a target of 0.5; :mod:`alignlab.trainers.kl_control`)."""
-    kl_target: float | None = None
-    """Adapt ``kl_coef`` so that the sequence-level KL tracks this many nats; unset: fixed."""
-    kl_horizon: int = 2000
-    """Responses over which the adaptive ``kl_coef`` may change by a factor of exp(0.2); at
-    64 responses a step, 2000 makes K_beta = 0.032 (Ziegler et al. 2019: 0.1). The policy's
-    KL answers a change of ``kl_coef`` only some tens of steps later, and a faster gain
-    swings ``kl_coef`` past the value that holds the target (see
-    :mod:`alignlab.trainers.kl_control`)."""
-    kl_estimator: Literal["k1", "k2", "k3"] = "k1"
-    """Per-token KL estimate in the penalty (``alignlab.objectives.kl``)."""
-    gamma: float = 1.0
-    """Discount of future rewards in the advantages."""
-    lam: float = 0.95
-    """GAE's lambda: lower trusts the value head more (less variance, more bias)."""
-    clip_range: float = 0.2
-    """PPO's epsilon: how far one update may move a token's probability ratio from 1."""
-    clip_range_value: float = 0.2
-    """How far one update may move a value estimate from its rollout value."""
-    vf_coef: float = 0.1
-    """Weight of the value loss against the policy loss."""
-    entropy_coef: float = 0.0
-    """Weight of the entropy bonus (subtracted from the loss)."""
-    whiten_rewards: bool = False
-    """Scale the per-token rewards of each rollout to unit variance (keeping their mean)."""
-    whiten_advantages: bool = True
-    """Centre and scale each rollout's advantages to unit variance."""
-    length_penalty: float = 0.0
-    """Subtract this from a response's score per token beyond ``length_penalty_from``."""
-    length_penalty_from: int = 0
-    """Response tokens free of the length penalty (0: every token pays)."""
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        _at_least(self, 1, "rollout_size", "max_new_tokens", "forward_batch_size", "ppo_epochs")
-        _at_least(self, 1, "kl_horizon")
-        _at_least(self, 0, "length_penalty_from")
-        if self.reward is None:
-            raise ValueError("reward: PPO needs a reward to maximize")
-        per_update = self.batch_size * self.grad_accum
-        if self.rollout_size % per_update:
-            raise ValueError(
-                f"rollout_size ({self.rollout_size}) must be a multiple of batch_size * "
-                f"grad_accum ({per_update}), so every update sees equally many responses"
-            )
-        if self.kl_coef < 0 or self.length_penalty < 0 or self.vf_coef < 0:
-            raise ValueError("kl_coef, length_penalty and vf_coef: must be >= 0")
-        if self.kl_target is not None and (self.kl_target <= 0 or self.kl_coef <= 0):
-            raise ValueError("kl_target: must be > 0, and an adaptive kl_coef must start > 0")
-        if self.clip_range <= 0 or self.clip_range_value <= 0:
-            raise ValueError("clip_range and clip_range_value: must be > 0")
-        if not (0 < self.gamma <= 1 and 0 <= self.lam <= 1):
-            raise ValueError("gamma must lie in (0, 1] and lam in [0, 1]")
-
-    @property
-    def updates_per_step(self) -> int:
-        return self.ppo_epochs * self.rollout_size // (self.batch_size * self.grad_accum)
 
 
 def ppo_loss(model: ActorCritic, minibatch: dict[str, Tensor], config: PPOConfig):

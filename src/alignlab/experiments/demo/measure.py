@@ -82,8 +82,8 @@ def gold_metrics(
     metrics = {"gold": mean(expected(lambda j: j.utility), seed=seed)}
     for name, (wanted, category) in RATES.items():
         concerned = np.array([f in wanted for f in families], dtype=bool)
-        metrics[name] = rate(expected(lambda j, c=category: j.category == c)[concerned], seed=seed)
-    metrics["padding"] = rate(expected(lambda j: j.padded), seed=seed)
+        metrics[name] = mean(expected(lambda j, c=category: j.category == c)[concerned], seed=seed)
+    metrics["padding"] = mean(expected(lambda j: j.padded), seed=seed)
     return {k: v.to_dict() for k, v in metrics.items()}, judged
 
 

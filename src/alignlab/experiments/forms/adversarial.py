@@ -25,16 +25,16 @@ from alignlab.experiments.forms.base import (
     write_summary,
 )
 from alignlab.experiments.sweep.best_of_n import RUN
+from alignlab.trainers.config import with_defaults
 
 DETECTOR = "alignlab.goodhart.detector:keyword_reward"
 
 
 @dataclass
+@with_defaults(output_dir="runs/goodhart/adversarial")
 class AdversarialConfig(ExperimentConfig):
     """Best-of-n against a keyword harm detector on harmful and benign requests."""
 
-    output_dir: str = "runs/goodhart/adversarial"
-    """Where the experiment writes its runs and summary.json."""
     families: list[str] = field(default_factory=lambda: ["harmful", "benign"])
     """The prompt families optimized and measured."""
     reward_spec: str = DETECTOR

@@ -35,15 +35,15 @@ from alignlab.experiments.forms.base import (
     write_summary,
 )
 from alignlab.experiments.sweep.best_of_n import RUN
+from alignlab.trainers.config import with_defaults
 
 
 @dataclass
+@with_defaults(output_dir="runs/goodhart/early_warning")
 class EarlyWarningConfig(ExperimentConfig):
     """A reward ensemble's member (or mean) optimized by best-of-n, watched by the members'
     disagreement and a held-out reward model."""
 
-    output_dir: str = "runs/goodhart/early_warning"
-    """Where the experiment writes its runs and summary.json."""
     members: int = 3
     """Bootstrap members of the reward ensemble."""
     proxy: Literal["member", "mean"] = "member"

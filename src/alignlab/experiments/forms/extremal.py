@@ -79,16 +79,16 @@ from alignlab.experiments.sweep.runner import scorers_for
 from alignlab.stats.agreement import kendall_tau_b
 from alignlab.stats.intervals import mean
 from alignlab.trainers.best_of_n import selection_weights
+from alignlab.trainers.config import with_defaults
 
 CONDITIONS = ("restricted", "matched", "all")
 
 
 @dataclass
+@with_defaults(output_dir="runs/goodhart/extremal")
 class ExtremalConfig(ExperimentConfig):
     """A reward model fitted on each family's shorter responses, against two controls."""
 
-    output_dir: str = "runs/goodhart/extremal"
-    """Where the experiment writes its runs and summary.json."""
     quantile: float = 0.5
     """Per prompt family, the ``restricted`` model sees only pairs whose responses both have
     at most this quantile of the family's response lengths, in words."""

@@ -40,6 +40,7 @@ from alignlab.experiments.forms.base import (
 )
 from alignlab.experiments.sweep.best_of_n import RUN
 from alignlab.stats.agreement import kendall_tau_b
+from alignlab.trainers.config import with_defaults
 
 TRENDS = ("drop", "peak_n", "peak_gain", "fit_d_star")
 """Figures whose trend with the level ``summary.json`` reports as Kendall's tau."""
@@ -49,11 +50,10 @@ TEMPERATURE_FLOOR = 0.05
 
 
 @dataclass
+@with_defaults(output_dir="runs/goodhart/regressional")
 class RegressionalConfig(ExperimentConfig):
     """Reward models fitted to annotator pools of increasing noise and bias."""
 
-    output_dir: str = "runs/goodhart/regressional"
-    """Where the experiment writes its runs and summary.json."""
     levels: list[float] = field(default_factory=lambda: [0.0, 0.5, 1.0, 2.0])
     """Scales of the organism pool's noise and bias (see :func:`scaled_annotators`)."""
     candidates: dict[str, list[str]] = field(
