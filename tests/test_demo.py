@@ -38,6 +38,7 @@ def test_bad_settings_are_refused():
     assert "bon_nz" in result.output
 
 
+@pytest.mark.slow
 def test_demo_runs_the_ladder_and_reuses_finished_stages(tmp_path):
     config = tmp_path / "demo.toml"
     config.write_text(to_toml(QUICK))
@@ -52,6 +53,12 @@ def test_demo_runs_the_ladder_and_reuses_finished_stages(tmp_path):
     assert results["ladder"][1]["metrics"]["kl"]["value"] == pytest.approx(0.0, abs=1e-6)
     names = [c["name"] for c in results["curves"]]
     assert names == ["best-of-n (proxy)", "best-of-n (oracle)", "PPO", "PPO-oracle"]
+    # The ladder's best-of-n row is the proxy curve's point at its n: one best-of-n.
+    bon_row = results["ladder"][2]["metrics"]
+    n = int(results["ladder"][2]["stage"].split("n=")[1].rstrip(")"))
+    (point,) = [p for p in results["curves"][0]["points"] if p["pressure"] == n]
+    assert bon_row["gold"] == point["gold"]
+    assert bon_row["kl"]["value"] == pytest.approx(point["kl"])
     assert [f["form"] for f in results["goodhart_forms"]] == [
         "regressional",
         "extremal",

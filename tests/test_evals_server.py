@@ -86,6 +86,7 @@ def run_both(suites, server, model_dir, organism, tmp_path, limit):
         )
 
 
+@pytest.mark.slow
 def test_every_suite_runs_through_the_server_and_locally(server, model_dir, organism, tmp_path):
     run_both(list(SUITES), server, model_dir, organism, tmp_path, limit=3)
 

@@ -150,3 +150,14 @@ def test_the_build_key_follows_what_the_world_code_does_not_how_it_reads(monkeyp
     assert build_key(config, seed=0) == before
     monkeypatch.setattr(build_module, "code_fingerprint", lambda: "edited")
     assert build_key(config, seed=0) != before
+
+
+def test_every_module_that_makes_the_world_is_in_its_build_key():
+    from pathlib import Path
+
+    from alignlab.organisms.assistant import build as build_module
+
+    here = Path(build_module.__file__).parent
+    # breakdown only reads judgements after the fact; nothing the build makes depends on it.
+    modules = {p.stem for p in here.glob("*.py")} - {"__init__", "breakdown"}
+    assert modules == set(build_module.WORLD_MODULES)

@@ -12,6 +12,7 @@ import typer
 from alignlab import __version__
 from alignlab.cli.bon import app as bon_app
 from alignlab.cli.cai import app as cai_app
+from alignlab.cli.config import app as config_app
 from alignlab.cli.data import app as data_app
 from alignlab.cli.demo import demo, report
 from alignlab.cli.eval import app as eval_app
@@ -37,6 +38,7 @@ app.add_typer(bon_app, name="bon")
 app.add_typer(eval_app, name="eval")
 app.add_typer(goodhart_app, name="goodhart")
 app.add_typer(cai_app, name="cai")
+app.add_typer(config_app, name="config")
 app.command("report")(report)
 
 
