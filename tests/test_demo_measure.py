@@ -64,7 +64,10 @@ def test_weighted_gold_metrics_are_each_prompts_expected_value_under_the_selecti
     metrics, judged = gold_metrics(prompts, families, responses, seed=0, weights=weights)
     assert metrics["sycophancy"]["value"] == pytest.approx((0.25 + 1.0) / 2)
     assert metrics["sycophancy"]["n"] == 2
-    expected = [sum(w * j.utility for w, j in zip(ws, js)) for ws, js in zip(weights, judged)]
+    expected = [
+        sum(w * j.utility for w, j in zip(ws, js, strict=True))
+        for ws, js in zip(weights, judged, strict=True)
+    ]
     assert metrics["gold"]["value"] == pytest.approx(np.mean(expected))
     # One-hot weights give the unweighted figures of the picked samples.
     picked, _ = gold_metrics(prompts, families, [[rs[0]] for rs in responses], seed=0)

@@ -47,7 +47,9 @@ def test_bad_runs_are_refused_with_the_reason(args, message, tmp_path):
 def test_a_local_model_run_writes_records_and_summary(model_dir, tmp_path):
     out = tmp_path / "run"
     args = ["run", "--model", str(model_dir), "--suite", "verbosity,refusal", "--limit", "3"]
-    result = runner.invoke(app, [*args, "--max-new-tokens", "6", "--out", str(out), "--no-progress"])
+    result = runner.invoke(
+        app, [*args, "--max-new-tokens", "6", "--out", str(out), "--no-progress"]
+    )
     assert result.exit_code == 0, result.output
     records = read_records(out / "records.jsonl")
     assert [(r.suite, r.id) for r in records] == [
