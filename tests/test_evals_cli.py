@@ -4,7 +4,7 @@ import pytest
 from typer.testing import CliRunner
 
 from alignlab.cli.eval import app
-from alignlab.evals import SUITES, read_records
+from alignlab.evals import SUITES, read_eval_records
 from alignlab.models.reward import RewardModel
 from tiny_models import write_tiny_causal_lm
 
@@ -51,7 +51,7 @@ def test_a_local_model_run_writes_records_and_summary(model_dir, tmp_path):
         app, [*args, "--max-new-tokens", "6", "--out", str(out), "--no-progress"]
     )
     assert result.exit_code == 0, result.output
-    records = read_records(out / "records.jsonl")
+    records = read_eval_records(out / "records.jsonl")
     assert [(r.suite, r.id) for r in records] == [
         ("verbosity", "open-0"),
         ("verbosity", "brevity-0"),
@@ -73,7 +73,7 @@ def test_agreement_runs_on_a_reward_model_alone(model_dir, tmp_path):
     args = ["run", "--reward-model", str(tmp_path / "rm"), "--suite", "agreement", "--limit", "4"]
     result = runner.invoke(app, [*args, "--out", str(out), "--no-progress"])
     assert result.exit_code == 0, result.output
-    records = read_records(out / "records.jsonl")
+    records = read_eval_records(out / "records.jsonl")
     assert len(records) == 4
     assert all(r.data["method"] == "reward model" and len(r.data["scores"]) == 3 for r in records)
 

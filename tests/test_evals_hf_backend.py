@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from alignlab.evals import RunConfig, SuiteOptions, build_tasks, read_records, run_eval
+from alignlab.evals import RunConfig, SuiteOptions, build_tasks, read_eval_records, run_eval
 from alignlab.models.backends import Backend, GenerationRequest
 from alignlab.models.backends.hf import HFBackend
 from alignlab.models.generation import generate_samples
@@ -107,7 +107,7 @@ def test_a_sampled_run_repeats_under_its_seed(backend, tmp_path):
     def run(name, seed, chunk_size):
         config = RunConfig(seed=seed, limit=6, chunk_size=chunk_size, progress=False)
         summary = run_eval(tasks, backend, tmp_path / name, config)
-        return [r.output for r in read_records(tmp_path / name / "records.jsonl")], summary
+        return [r.output for r in read_eval_records(tmp_path / name / "records.jsonl")], summary
 
     outputs, summary = run("a", 0, 6)
     assert run("b", 0, 2) == (outputs, summary)

@@ -13,7 +13,7 @@ from alignlab.evals import (
     RunError,
     Score,
     Task,
-    read_records,
+    read_eval_records,
     run_eval,
 )
 from alignlab.models.backends import (
@@ -93,7 +93,7 @@ def test_the_scripted_backend_is_a_backend():
 def test_one_record_per_sample_with_scores_and_backend_metadata(tmp_path):
     backend = ScriptedBackend(_last_user)
     summary = run_eval([echo_task()], backend, tmp_path, RunConfig(progress=False, chunk_size=3))
-    records = read_records(tmp_path / "records.jsonl")
+    records = read_eval_records(tmp_path / "records.jsonl")
     assert [r.id for r in records] == [f"s{i}" for i in range(10)]
     first = records[0]
     assert (first.suite, first.index, first.input, first.output) == ("echo", 0, "q0", "q0")
@@ -112,7 +112,7 @@ def test_one_record_per_sample_with_scores_and_backend_metadata(tmp_path):
 def test_limit_takes_each_suites_first_samples(tmp_path):
     tasks = [echo_task(name="a"), echo_task(name="b")]
     run_eval(tasks, ScriptedBackend(), tmp_path, RunConfig(limit=3, progress=False))
-    records = read_records(tmp_path / "records.jsonl")
+    records = read_eval_records(tmp_path / "records.jsonl")
     assert [(r.suite, r.id) for r in records] == [
         (suite, f"s{i}") for suite in "ab" for i in range(3)
     ]
@@ -132,7 +132,7 @@ def test_seeds_depend_on_the_sample_not_on_its_batch(tmp_path):
 def test_a_failing_sample_is_recorded_and_the_run_completes(tmp_path):
     backend = ScriptedBackend(_last_user, fail=lambda m: _last_user(m) == "q4")
     summary = run_eval([echo_task()], backend, tmp_path, RunConfig(chunk_size=4, progress=False))
-    records = {r.id: r for r in read_records(tmp_path / "records.jsonl")}
+    records = {r.id: r for r in read_eval_records(tmp_path / "records.jsonl")}
     assert len(records) == 10
     assert "EndpointError" in records["s4"].error and records["s4"].scores == {}
     # The rest of its chunk was solved on its own.
@@ -148,7 +148,7 @@ def test_resume_retries_failed_samples_and_skips_finished_ones(tmp_path):
     fixed = ScriptedBackend(_last_user)
     summary = run_eval([echo_task()], fixed, tmp_path, RunConfig(resume=True, progress=False))
     assert sorted(_last_user(m) for m in fixed.prompts) == ["q2", "q8"]
-    records = read_records(tmp_path / "records.jsonl")
+    records = read_eval_records(tmp_path / "records.jsonl")
     assert sorted(r.id for r in records) == sorted(f"s{i}" for i in range(10))
     assert all(r.error is None for r in records)
     clean = run_eval(
@@ -186,7 +186,7 @@ def test_a_scorer_that_fails_records_an_error_not_a_score(tmp_path):
         task.metrics,
     )
     summary = run_eval([task], ScriptedBackend(), tmp_path, RunConfig(limit=3, progress=False))
-    records = read_records(tmp_path / "records.jsonl")
+    records = read_eval_records(tmp_path / "records.jsonl")
     assert records[1].error is None
     assert records[1].scores["repeats"].value is None
     assert records[1].scores["repeats"].error == "ValueError: cannot read this answer"

@@ -18,7 +18,7 @@ from alignlab.evals import (
     RunConfig,
     SuiteOptions,
     build_tasks,
-    read_records,
+    read_eval_records,
     run_eval,
 )
 from alignlab.models.backends import OpenAIChatBackend
@@ -68,7 +68,7 @@ def run_both(suites, server, model_dir, organism, tmp_path, limit):
     remote = run_eval(tasks, endpoint, tmp_path / "server", config)
     here = run_eval(tasks, local, tmp_path / "local", config)
     by_path = {
-        path: read_records(tmp_path / path / "records.jsonl") for path in ("server", "local")
+        path: read_eval_records(tmp_path / path / "records.jsonl") for path in ("server", "local")
     }
     for task in tasks:
         served = [r for r in by_path["server"] if r.suite == task.name]
@@ -117,7 +117,7 @@ def test_server_faults_are_retried_or_recorded_and_the_run_completes(
     assert result.exit_code == 0, result.output
     seen = [json.loads(line) for line in log.read_text().splitlines()]
     assert {e["fault"] for e in seen} >= {"timeout", "429", "500", "malformed", "truncated"}
-    records = read_records(tmp_path / "run" / "records.jsonl")
+    records = read_eval_records(tmp_path / "run" / "records.jsonl")
     assert sorted(r.id for r in records) == sorted(
         f"{c}-{i}" for c in ("open", "brevity") for i in range(6)
     )
@@ -162,7 +162,7 @@ def test_a_killed_run_resumes_without_repeating_or_losing_samples(model_dir, tmp
             time.sleep(0.02)
         process.send_signal(signal.SIGKILL)
         process.wait()
-        before = {r.key for r in read_records(records_file)}
+        before = {r.key for r in read_eval_records(records_file)}
         assert 5 <= len(before) < 24
         asked_before = log.read_text().count("\n")
         resumed = cli(*common, "--out", str(killed), "--resume")
@@ -170,7 +170,7 @@ def test_a_killed_run_resumes_without_repeating_or_losing_samples(model_dir, tmp
         asked_after = [json.loads(line) for line in log.read_text().splitlines()[asked_before:]]
         whole = cli(*common, "--out", str(tmp_path / "whole"))
         assert whole.wait(timeout=300) == 0, whole.stderr.read().decode()
-    records = read_records(records_file)
+    records = read_eval_records(records_file)
     assert len(records) == 24 and len({r.key for r in records}) == 24
     # No finished sample was asked again.
     finished_prompts = {json.dumps(r.transcript[:1]) for r in records if r.key in before}
@@ -179,7 +179,7 @@ def test_a_killed_run_resumes_without_repeating_or_losing_samples(model_dir, tmp
         json.loads((tmp_path / d / "summary.json").read_text()) for d in ("killed", "whole")
     ]
     assert summaries[0] == summaries[1]
-    uninterrupted = {r.key: r for r in read_records(tmp_path / "whole" / "records.jsonl")}
+    uninterrupted = {r.key: r for r in read_eval_records(tmp_path / "whole" / "records.jsonl")}
     assert {r.key: (r.output, r.scores) for r in records} == {
         k: (r.output, r.scores) for k, r in uninterrupted.items()
     }

@@ -22,7 +22,7 @@ from alignlab.evals.metrics import (
     expected_calibration_error,
 )
 from alignlab.evals.options import RewardScorer, SuiteOptions
-from alignlab.evals.records import EvalRecord, EvalRecordError, Score, read_records
+from alignlab.evals.records import EvalRecord, EvalRecordError, Score, read_eval_records
 from alignlab.evals.registry import SUITES, Suite, build_tasks, parse_suites
 from alignlab.evals.runner import RunConfig, RunError, run_eval, summarize
 from alignlab.evals.solvers import (
@@ -72,7 +72,7 @@ __all__ = [
     "expected_calibration_error",
     "load_samples",
     "parse_suites",
-    "read_records",
+    "read_eval_records",
     "render_html",
     "run_eval",
     "summarize",

@@ -3,7 +3,7 @@ appended as samples finish.
 
 A run's ``records.jsonl`` grows line by line and is flushed to disk after every
 write, so a killed run loses only the samples in flight. A process killed in
-the middle of a write can leave one unfinished last line; :func:`read_records`
+the middle of a write can leave one unfinished last line; :func:`read_eval_records`
 drops it (and cuts it from the file), while a bad line anywhere else is an
 error naming the file, the line and the field.
 """
@@ -147,7 +147,7 @@ def append_records(path: str | Path, records: Iterable[EvalRecord]) -> None:
         os.fsync(out.fileno())
 
 
-def read_records(path: str | Path, *, repair: bool = True) -> list[EvalRecord]:
+def read_eval_records(path: str | Path, *, repair: bool = True) -> list[EvalRecord]:
     """Every record in ``path`` (none if it does not exist), in file order.
 
     An unfinished last line, left by a killed writer, is dropped, and with

@@ -32,7 +32,7 @@ from alignlab.evals.records import (
     EvalRecord,
     Score,
     append_records,
-    read_records,
+    read_eval_records,
     write_records_atomic,
 )
 from alignlab.evals.task import Solution, Task
@@ -228,7 +228,7 @@ def run_eval(
     records_file = out / RECORDS_FILE
     finished: set[tuple[str, str]] = set()
     if config.resume:
-        existing = read_records(records_file)
+        existing = read_eval_records(records_file)
         kept = {}
         for record in existing:
             if record.error is None:
@@ -255,7 +255,7 @@ def run_eval(
                 errors += sum(1 for r in records if r.error is not None)
                 advance(len(chunk), suite=task.name, errors=errors)
     summary = summarize(
-        tasks, read_records(records_file, repair=False), seed=config.seed, limit=config.limit
+        tasks, read_eval_records(records_file, repair=False), seed=config.seed, limit=config.limit
     )
     summary["backend"] = settings["backend"]
     _write_json(out / SUMMARY_FILE, summary)

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from alignlab.evals.records import EvalRecord, read_records
+from alignlab.evals.records import EvalRecord, read_eval_records
 from alignlab.evals.runner import RECORDS_FILE, SUMMARY_FILE
 
 _STYLE = """
@@ -126,7 +126,7 @@ def write_view(run_dir: str | Path, out: str | Path, *, max_records: int | None 
     if not summary_file.exists():
         raise FileNotFoundError(f"{summary_file}: not found; is {run_dir} a finished run?")
     summary = json.loads(summary_file.read_text(encoding="utf-8"))
-    records = read_records(run_dir / RECORDS_FILE, repair=False)
+    records = read_eval_records(run_dir / RECORDS_FILE, repair=False)
     page = render_html(
         records, summary, title=f"alignlab evaluation: {run_dir.name}", max_records=max_records
     )

@@ -27,7 +27,7 @@ from alignlab.models.sequences import sequence_logps
 from alignlab.objectives import DPO_LOSSES, dpo_loss
 from alignlab.progress import progress_bar
 from alignlab.trainers.config import PolicyTrainConfig, with_defaults
-from alignlab.trainers.loop import Task, make_accelerator, run_loop
+from alignlab.trainers.loop import TrainingTask, make_accelerator, run_loop
 from alignlab.trainers.policy import load_policy, load_reference, save_policy
 from alignlab.trainers.preferences import (
     PreferenceExample,
@@ -185,7 +185,7 @@ def train_dpo(config: DPOConfig) -> Path:
     if not variant.reference_free:
         examples = _with_reference_logps(config, run_dir, examples, pad_id, reference, accelerator)
     model = load_policy(config, device)
-    task = Task(
+    task = TrainingTask(
         name=f"dpo ({config.loss_type})",
         model=model,
         examples=examples,

@@ -1,6 +1,6 @@
 """The training loop every trainer shares, on ``accelerate``.
 
-A trainer hands the loop a :class:`Task`: the model, the examples, how to batch them and
+A trainer hands the loop a :class:`TrainingTask`: the model, the examples, how to batch them and
 the loss of a batch (an objective from :mod:`alignlab.objectives`). The loop owns the
 rest: AdamW with a warm-up schedule, gradient accumulation and clipping, ``metrics.jsonl``,
 evaluation, checkpoints, resuming, and the guard against non-finite losses.
@@ -49,7 +49,7 @@ class NonFiniteLossError(RuntimeError):
 
 
 @dataclass
-class Task:
+class TrainingTask:
     """What a trainer hands the loop."""
 
     name: str
@@ -146,7 +146,7 @@ def _finite_weights(model: torch.nn.Module) -> bool:
     return all(bool(torch.isfinite(p).all()) for p in model.parameters())
 
 
-def _data_loader(config: TrainConfig, task: Task) -> DataLoader:
+def _data_loader(config: TrainConfig, task: TrainingTask) -> DataLoader:
     return DataLoader(
         task.examples,
         batch_size=config.batch_size,
@@ -171,7 +171,7 @@ def _scheduler(config: TrainConfig, optimizer, total: int, accelerator: Accelera
 
 
 def run_loop(
-    config: TrainConfig, task: Task, run_dir: Path, accelerator: Accelerator
+    config: TrainConfig, task: TrainingTask, run_dir: Path, accelerator: Accelerator
 ) -> torch.nn.Module:
     """Train ``task.model`` as ``config`` says, logging into ``run_dir``; return it unwrapped."""
     if not task.examples:
@@ -249,7 +249,7 @@ def run_loop(
     return trained
 
 
-def _evaluating(config: TrainConfig, task: Task, step: int, total: int) -> bool:
+def _evaluating(config: TrainConfig, task: TrainingTask, step: int, total: int) -> bool:
     if task.evaluate is None:
         return False
     return step in (0, total) or bool(config.eval_every and step % config.eval_every == 0)
@@ -259,7 +259,7 @@ def _saving(config: TrainConfig, step: int) -> bool:
     return bool(step and config.save_every and step % config.save_every == 0)
 
 
-def _logging_due(config: TrainConfig, task: Task, step: int, total: int) -> bool:
+def _logging_due(config: TrainConfig, task: TrainingTask, step: int, total: int) -> bool:
     # Checkpoint steps are always logged, so a resumed run never starts inside a log window.
     return (
         step == total

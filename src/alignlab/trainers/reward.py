@@ -30,7 +30,7 @@ from alignlab.models.reward import RewardEnsemble, RewardModel
 from alignlab.objectives import bradley_terry_loss
 from alignlab.stats import Estimate, comparison_accuracy
 from alignlab.trainers.config import TrainConfig
-from alignlab.trainers.loop import Task, make_accelerator, run_loop
+from alignlab.trainers.loop import TrainingTask, make_accelerator, run_loop
 from alignlab.trainers.preferences import collate_comparisons, encode_comparisons
 from alignlab.trainers.rundir import merged, prepare_run_dir, save_model_dir
 
@@ -121,7 +121,7 @@ def _train_member(
         reward_model.model = wrap_lora(reward_model.model, config.lora, task_type="SEQ_CLS")
     reward_model.train()
     pad_id = reward_model.tokenizer.pad_token_id
-    task = Task(
+    task = TrainingTask(
         name=f"reward {run_dir.name}" if run_dir.name.startswith("member_") else "reward",
         model=reward_model,
         examples=examples,

@@ -17,7 +17,7 @@ from alignlab.models.loading import load_tokenizer
 from alignlab.models.sequences import collate, encode_pairs, forward_logits
 from alignlab.objectives import sft_loss
 from alignlab.trainers.config import PolicyTrainConfig
-from alignlab.trainers.loop import Task, make_accelerator, run_loop
+from alignlab.trainers.loop import TrainingTask, make_accelerator, run_loop
 from alignlab.trainers.policy import load_policy, load_reference, save_policy
 from alignlab.trainers.rundir import prepare_run_dir
 from alignlab.trainers.tracking import policy_evaluator
@@ -56,7 +56,7 @@ def train_sft(config: SFTConfig) -> Path:
     reference = None
     if config.eval_prompts is not None:
         reference = load_reference(config, accelerator.device)
-    task = Task(
+    task = TrainingTask(
         name="sft",
         model=model,
         examples=examples,
