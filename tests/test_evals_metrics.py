@@ -2,6 +2,7 @@ import math
 
 import numpy as np
 import pytest
+from statsmodels.stats.proportion import proportion_confint
 
 from alignlab.evals import (
     BiasScore,
@@ -53,6 +54,18 @@ def test_label_rate_counts_one_label_among_labelled_records():
     estimate = LabelRate("r", "", "k", "complied").compute(records)
     assert (estimate.value, estimate.n) == (0.75, 4)
     assert estimate.lo <= 0.75 <= estimate.hi
+    # A rate's interval is exact (Clopper-Pearson), not a bootstrap of the labels.
+    assert (estimate.lo, estimate.hi) == pytest.approx(proportion_confint(3, 4, method="beta"))
+
+
+def test_a_mean_of_zeros_and_ones_is_a_rate_and_never_gets_a_point_interval():
+    records = [rec(i, k=Score(0.0, "")) for i in range(20)]
+    estimate = Mean("m", "", "k").compute(records)
+    assert (estimate.value, estimate.lo) == (0.0, 0.0)
+    assert estimate.hi == pytest.approx(proportion_confint(0, 20, method="beta")[1])
+    assert estimate.hi > 0.1
+    graded = [rec(i, k=Score(v, "")) for i, v in enumerate([0.2, 0.4, 0.9])]
+    assert Mean("m", "", "k").compute(graded).value == pytest.approx(0.5)
 
 
 def test_expected_calibration_error_by_hand():

@@ -75,7 +75,8 @@ def bootstrap_records(
 
 @dataclass(frozen=True)
 class Mean:
-    """The mean of a scorer's values over the records it scored (a rate when values are 0/1)."""
+    """The mean of a scorer's values over the records it scored; when every value is 0 or 1
+    the mean is a rate, and gets a rate's exact interval (:func:`~alignlab.stats.rate`)."""
 
     name: str
     """The metric's key in ``summary.json``."""
@@ -88,7 +89,10 @@ class Mean:
 
     def compute(self, records: Sequence[EvalRecord], *, seed: int = 0) -> Estimate:
         values = [r.value(self.scorer) for r in _selected(records, self.where)]
-        return mean(np.array([v for v in values if v is not None], dtype=float), seed=seed)
+        values = np.array([v for v in values if v is not None], dtype=float)
+        if values.size and np.isin(values, (0.0, 1.0)).all():
+            return rate(values, seed=seed)
+        return mean(values, seed=seed)
 
 
 @dataclass(frozen=True)
