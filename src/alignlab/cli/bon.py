@@ -61,15 +61,9 @@ def bon(
         "gold": gold,
         "seed": seed,
         "max_new_tokens": max_new_tokens,
+        "ns": None if n is None else _ns(n),
     }
-    overrides = [
-        f"{k}={str(v)!r}" if isinstance(v, Path) else f"{k}={v!r}"
-        for k, v in given.items()
-        if v is not None
-    ]
-    if n is not None:
-        overrides.append(f"ns={_ns(n)}")
-    settings = load_settings(BestOfNConfig, config, overrides + list(set_))
+    settings = load_settings(BestOfNConfig, config, set_, given)
     try:
         result = run_best_of_n(settings)
     except (FileNotFoundError, NotADirectoryError, ValueError) as e:

@@ -15,11 +15,20 @@ def fail(message: str, code: int) -> typer.Exit:
     return typer.Exit(code)
 
 
-def load_settings(config_class, config_file: Path | None, overrides: list[str]):
-    """``config_class`` from a TOML file and ``--set`` overrides; a bad one exits 2."""
-    from alignlab.config import ConfigError, load_config
+def load_settings(
+    config_class, config_file: Path | None, overrides: list[str], shortcuts: dict | None = None
+):
+    """``config_class`` from a TOML file, a command's own options (``shortcuts``: field name,
+    dotted for a nested one, to the value given; None where not given) and then the
+    ``--set`` overrides, which win; a bad one exits 2."""
+    from alignlab.config import ConfigError, load_config, toml_value
 
+    given = [
+        f"{key}={toml_value(str(value) if isinstance(value, Path) else value)}"
+        for key, value in (shortcuts or {}).items()
+        if value is not None
+    ]
     try:
-        return load_config(config_class, config_file, overrides)
+        return load_config(config_class, config_file, [*given, *overrides])
     except (ConfigError, ValueError) as e:
         raise fail(str(e), 2) from None

@@ -29,11 +29,8 @@ def demo(
     """
     from alignlab.experiments.demo import DemoConfig, run_demo
 
-    given = {"out": None if out is None else str(out), "seed": seed, "threads": threads}
-    overrides = [f"{k}={v!r}" for k, v in given.items() if v is not None] + list(set_)
-    if fresh:
-        overrides.append("fresh=true")
-    settings = load_settings(DemoConfig, config, overrides)
+    given = {"out": out, "seed": seed, "threads": threads, "fresh": True if fresh else None}
+    settings = load_settings(DemoConfig, config, set_, given)
     report = run_demo(settings)
     err.print(f"[green]report:[/] {report}")
     typer.echo(str(report))

@@ -74,12 +74,7 @@ def run(
         "run.seed": seed,
         "run.progress": progress,
     }
-    overrides = [
-        f"{k}={str(v)!r}" if isinstance(v, Path) else f"{k}={_toml(v)}"
-        for k, v in given.items()
-        if v is not None
-    ]
-    settings = load_settings(EvalConfig, config, overrides + list(set_))
+    settings = load_settings(EvalConfig, config, set_, given)
     try:
         summary = evaluate(settings)
     except (RunError, EndpointError, ValueError, FileNotFoundError, NotADirectoryError) as e:
@@ -91,13 +86,6 @@ def run(
             f"[yellow]warning:[/] {failed} samples failed; rerun with --resume to try them again"
         )
     typer.echo(settings.output_dir)
-
-
-def _toml(value) -> str:
-    """``value`` as a TOML literal for a ``--set`` override."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return repr(value)
 
 
 @app.command()
