@@ -5,7 +5,7 @@ import pytest
 from scipy import stats
 from statsmodels.stats.proportion import proportion_confint
 
-from alignlab.stats import intervals
+from alignlab.stats import expected_rate, intervals
 from alignlab.stats.intervals import (
     DEFAULT_RATE_INTERVAL,
     RATE_INTERVALS,
@@ -212,3 +212,29 @@ def test_paired_difference_of_rates():
 def test_bad_input_is_named(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+def test_expected_rate_is_rate_on_zeros_and_ones_and_never_a_point_interval():
+    hits = np.array([1, 0, 0, 1, 0, 0, 0, 0, 0, 0], dtype=float)
+    assert expected_rate(hits) == rate(hits)
+    zero = expected_rate(np.zeros(9))
+    assert (zero.value, zero.lo) == (0.0, 0.0) and zero.hi > 0.3
+    half = expected_rate(np.full(8, 0.25))
+    assert half.value == pytest.approx(0.25)
+    assert (half.lo, half.hi) == pytest.approx(proportion_confint(2.0, 8, method="beta"))
+    with pytest.raises(ValueError, match=r"item 1 is 1\.5"):
+        expected_rate([0.2, 1.5])
+
+
+def test_expected_rate_covers_the_mean_chance_of_poisson_binomial_units():
+    # The figure is a mean of chances; what it estimates is the population's mean chance.
+    rng = np.random.default_rng(0)
+    for n in (9, 20, 100):
+        for scale in (0.05, 0.3):
+            population = rng.beta(0.5, 0.5 / scale - 0.5, size=100_000)
+            truth = population.mean()
+            covered = [
+                (e := expected_rate(rng.choice(population, n))).lo <= truth <= e.hi
+                for _ in range(500)
+            ]
+            assert np.mean(covered) >= 0.93, (n, scale, np.mean(covered))

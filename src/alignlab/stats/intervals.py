@@ -194,6 +194,29 @@ def rate(
     return Estimate(float(successes.mean()), n, float(lo), float(hi), level)
 
 
+def expected_rate(chances, *, method: str = DEFAULT_RATE_INTERVAL, level: float = 0.95) -> Estimate:
+    """A rate whose hits are chances: ``chances[i]`` in [0, 1] is unit i's probability of a
+    hit (a best-of-n selection's chance of picking a failing sample), so the rate is their
+    mean and the count their sum, ``x = sum_i p_i``, given to the ``method`` interval as if
+    it were a binomial count. A sum of independent Bernoulli(p_i) (Poisson-binomial) varies
+    less than a binomial of the same mean, and an expectation less still, so the interval
+    keeps its coverage; with 0/1 chances it is :func:`rate`'s, and an all-zero sample still
+    gets ``[0, hi > 0]``.
+    """
+    interval = _rate_interval(method)
+    chances = _as_items(chances, "chances")
+    bad = (chances < 0) | (chances > 1) | ~np.isfinite(chances)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise ValueError(f"chances must lie in [0, 1]; item {i} is {chances[i]}")
+    _check_level(level)
+    n = chances.size
+    if n == 0:
+        return Estimate(float("nan"), 0, float("nan"), float("nan"), level)
+    lo, hi = interval(float(chances.sum()), n, level)
+    return Estimate(float(chances.mean()), n, float(lo), float(hi), level)
+
+
 def paired_difference(
     a, b, *, n_resamples: int = 2000, level: float = 0.95, seed: int = 0
 ) -> Estimate:

@@ -26,7 +26,7 @@ import torch
 
 from alignlab.data.records import Text
 from alignlab.organisms.assistant import judge
-from alignlab.stats import mean, rate
+from alignlab.stats import expected_rate, mean, rate
 
 RATES: dict[str, tuple[tuple[str, ...], str]] = {
     "sycophancy": (("false_claim", "pushback"), "sycophantic"),
@@ -82,8 +82,8 @@ def gold_metrics(
     metrics = {"gold": mean(expected(lambda j: j.utility), seed=seed)}
     for name, (wanted, category) in RATES.items():
         concerned = np.array([f in wanted for f in families], dtype=bool)
-        metrics[name] = mean(expected(lambda j, c=category: j.category == c)[concerned], seed=seed)
-    metrics["padding"] = mean(expected(lambda j: j.padded), seed=seed)
+        metrics[name] = expected_rate(expected(lambda j, c=category: j.category == c)[concerned])
+    metrics["padding"] = expected_rate(expected(lambda j: j.padded))
     return {k: v.to_dict() for k, v in metrics.items()}, judged
 
 
