@@ -1,6 +1,10 @@
 """The tree is the pipeline: the import contracts of pyproject.toml hold, and no source file
 outgrows one idea."""
 
+import os
+import shutil
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -39,3 +43,20 @@ def test_no_source_file_is_past_400_lines():
         if (n := len(p.read_text().splitlines())) > 400
     }
     assert not long, f"split these along the pipeline: {long}"
+
+
+def test_the_contracts_catch_an_arrow_up_hidden_in_a_function_and_a_circle(tmp_path):
+    shutil.copytree(SOURCES.parent, tmp_path / "src")
+    shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+    with (tmp_path / "src" / "alignlab" / "stats" / "intervals.py").open("a") as f:
+        f.write("\n\ndef _peek():\n    from alignlab.experiments.demo import DemoConfig\n")
+    with (tmp_path / "src" / "alignlab" / "evals" / "records.py").open("a") as f:
+        f.write("\nfrom alignlab.evals import runner as _runner\n")
+    lint = Path(sys.executable).with_name("lint-imports")
+    env = {**os.environ, "PYTHONPATH": str(tmp_path / "src")}
+    result = subprocess.run(
+        [str(lint), "--no-cache"], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert result.returncode == 1, result.stdout
+    assert "alignlab.stats.intervals -> alignlab.experiments.demo" in result.stdout
+    assert "- .records -> .runner" in result.stdout
