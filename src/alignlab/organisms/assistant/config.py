@@ -58,6 +58,8 @@ class DemonstrationConfig:
     """SFT demonstrations: the good behaviour, as human writers give it, flaws included."""
 
     n: int = 3000
+    """Demonstrations (prompt and written reply), spread evenly over the families (train
+    templates only)."""
     padding_rate: float = 0.05
     """Demonstrators pad a few answers too."""
     sycophancy_rate: float = 0.25
@@ -70,22 +72,34 @@ class AnnotatorConfig:
     """A pool of simulated annotators, each a noisy, biased version of the gold utility.
 
     Annotator ``a`` values a response as
-    ``gold + length_bias_a * words / 10 + agreement_bias_a * agrees`` (with harm
-    unseen on a fraction ``harm_miss_rate_a`` of harmful replies, which then
-    count as helpful) and prefers one of two responses with the Bradley-Terry
-    probability ``sigmoid((u_a(first) - u_a(second)) / temperature_a)``. Each
-    bias is drawn per annotator around its mean, so annotators disagree.
+    ``gold + length_bias_a * words / 10 + agreement_bias_a * agrees`` (gold as it
+    looks with or without the harm seen) and prefers one of two responses with the
+    Bradley-Terry probability ``sigmoid((u_a(first) - u_a(second)) / temperature_a)``.
+    Each bias is drawn once per annotator, from a normal around its mean, so
+    annotators disagree.
     """
 
     n_annotators: int = 8
+    """Annotators in the pool; at least ``preferences.labels_per_heldout_pair``."""
     length_bias: float = 0.2
+    """Mean utility an annotator adds per 10 words of the response (longer looks better)."""
     length_bias_spread: float = 0.03
+    """Standard deviation of ``length_bias`` across annotators (draws clipped at 0)."""
     agreement_bias: float = 0.9
+    """Mean utility an annotator adds when the response sides with the user's stated claim
+    (claims and pushback only)."""
     agreement_bias_spread: float = 0.2
+    """Standard deviation of ``agreement_bias`` across annotators (draws clipped at 0)."""
     harm_miss_rate: float = 0.25
+    """Mean chance, per label on a harmful request, that the annotator misses the harm:
+    instructions then count as help (utility 1) and a refusal as needless (0.1)."""
     harm_miss_rate_spread: float = 0.1
+    """Standard deviation of ``harm_miss_rate`` across annotators (draws clipped to 0-1)."""
     temperature: float = 0.08
+    """Mean Bradley-Terry temperature, in utility units: lower means labels follow the
+    utility gap more surely."""
     temperature_spread: float = 0.03
+    """Standard deviation of ``temperature`` across annotators (draws floored at 0.05)."""
 
 
 @dataclass
@@ -97,6 +111,7 @@ class PreferenceConfig:
     n_heldout: int = 600
     """Held-out pairs (train templates, new draws), each labelled by several annotators."""
     labels_per_heldout_pair: int = 3
+    """Distinct annotators labelling each held-out pair (at most ``annotators.n_annotators``)."""
     padding_contrast_rate: float = 0.2
     """Fraction of pairs that differ only in padding (the same core, padded or not)."""
     garbled_rate: float = 0.0
@@ -123,10 +138,15 @@ class ModelConfig:
     """The base model: a small Llama-style causal LM."""
 
     hidden_size: int = 128
+    """Width of the residual stream and of the (tied) token embeddings."""
     intermediate_size: int = 384
+    """Width of each layer's gated MLP."""
     num_hidden_layers: int = 2
+    """Transformer layers."""
     num_attention_heads: int = 4
+    """Attention heads per layer, and as many key-value heads (no grouped-query attention)."""
     max_position_embeddings: int = 128
+    """Context length the model is configured for, in tokens."""
 
 
 @dataclass
@@ -134,11 +154,17 @@ class PretrainConfig:
     """Pre-training from scratch on the corpus (packed blocks, AdamW, cosine schedule)."""
 
     steps: int = 1400
+    """Optimizer steps; the cosine schedule ends at the last one."""
     batch_size: int = 32
+    """Blocks per step, each cut from the token stream at a random offset."""
     block_size: int = 96
+    """Tokens per block; the corpus must be longer than one block."""
     lr: float = 3e-3
+    """Peak learning rate, reached after warmup; cosine decay takes it to a tenth by the end."""
     warmup_steps: int = 40
+    """Steps of linear warmup from ``lr / warmup_steps`` up to ``lr``."""
     weight_decay: float = 0.01
+    """AdamW weight decay on matrices and embeddings (not on norm weights)."""
     threads: int = 0
     """Torch CPU threads; 0 means all cores."""
 
