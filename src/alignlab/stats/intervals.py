@@ -33,7 +33,6 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike
-from statsmodels.stats.proportion import proportion_confint
 
 Statistic = Callable[..., np.ndarray]
 RateInterval = Callable[[ArrayLike, ArrayLike, float], tuple[np.ndarray, np.ndarray]]
@@ -94,7 +93,11 @@ def _proportion_confint(successes, n, level: float, method: str) -> tuple[np.nda
     """statsmodels' interval, with the bounds that are 0 or 1 in exact arithmetic set so.
 
     (Wilson's lower bound at x = 0 is ``center - half-width``, which rounds to ~1e-18.)
+    statsmodels is imported here, when a rate is first asked for: it brings pandas, a
+    second of start-up that a command without rates should not pay.
     """
+    from statsmodels.stats.proportion import proportion_confint
+
     successes, n = np.asarray(successes), np.asarray(n)
     lo, hi = proportion_confint(successes, n, alpha=1.0 - level, method=method)
     lo = np.where(successes == 0, 0.0, np.clip(lo, 0.0, 1.0))
