@@ -103,7 +103,7 @@ def test_server_faults_are_retried_or_recorded_and_the_run_completes(
     model_dir, tmp_path, monkeypatch
 ):
     log = tmp_path / "requests.jsonl"
-    faults = "2:timeout,4:429,6:500,8:malformed,10:truncated,14:malformed,15:malformed"
+    faults = "2:timeout,4:429,6:500,8:malformed,10:truncated,14:malformed,18:malformed"
     monkeypatch.setenv("ALIGNLAB_TEST_KEY", SECRET)
     with serve(model_dir, "--faults", faults, "--fault-delay", "2", "--log", str(log)) as url:
         args = ["run", "--base-url", url, "--model", "tiny", "--api-key-env", "ALIGNLAB_TEST_KEY"]
@@ -122,7 +122,8 @@ def test_server_faults_are_retried_or_recorded_and_the_run_completes(
         f"{c}-{i}" for c in ("open", "brevity") for i in range(6)
     )
     failed = [r for r in records if r.error is not None]
-    # Requests 14 and 15 were the same sample's two tries: recorded, with the run complete.
+    # Requests 14 and 18 were one sample's two tries (in its chunk, then on its own):
+    # recorded, with the run complete.
     assert len(failed) == 1 and "not JSON" in failed[0].error
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert summary["suites"]["verbosity"]["n_errors"] == 1

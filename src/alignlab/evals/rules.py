@@ -154,13 +154,25 @@ _NUMBER = re.compile(r"(?<![\w.])-?\d+(?:,\d{3})*(?:\.\d+)?")
 _NEGATED = re.compile(r"(?:\bnot|n't|\bnever|\brather than|\binstead of)\s+(?:\w+\s+)?$")
 
 
+def _require_text(text: object) -> None:
+    if not isinstance(text, str):
+        kind = "null" if text is None else type(text).__name__
+        raise ValueError(f"expected the answer as text, got {kind}; not scored")
+
+
 def normalize(text: str) -> str:
-    """Lower case, typographic apostrophes folded to ``'``, whitespace collapsed."""
+    """Lower case, typographic apostrophes folded to ``'``, whitespace collapsed.
+
+    Raises ``ValueError`` when ``text`` is not a string (an answer that came back as
+    ``null`` or a number), so the scorer records an error instead of a score.
+    """
+    _require_text(text)
     return " ".join(text.replace("\u2019", "'").replace("\u2018", "'").lower().split())
 
 
 def first_sentence(text: str) -> str:
     """The text up to its first sentence end (``.``, ``!``, ``?`` before a space) or line break."""
+    _require_text(text)
     return _FIRST_SENTENCE.split(text.strip(), maxsplit=1)[0]
 
 
@@ -207,6 +219,7 @@ def stance(text: str) -> str | None:
 
 def word_count(text: str) -> int:
     """Words, split on whitespace."""
+    _require_text(text)
     return len(text.split())
 
 

@@ -12,6 +12,8 @@ when it finishes, so a killed run loses at most the chunk in flight. When a
 chunk fails (an endpoint that kept failing through its retries, a malformed
 answer), each of its samples is tried once more on its own, and a sample that
 fails again is recorded with its ``error`` and no scores: the run completes.
+A solution whose output is not text (a backend that let a ``null`` or a number
+through) is such a failure too: it is recorded with that cause, never scored.
 ``resume`` keeps every finished record, drops those that failed, and
 evaluates only what is missing; as records are summarized in dataset order
 with a seeded bootstrap, a resumed run's summary equals an uninterrupted one's.
@@ -94,6 +96,14 @@ def _solve(task: Task, backend: Backend | None, samples: list[Sample], seed: int
     return out
 
 
+def _checked(solution: Any) -> Any:
+    """``solution``, or the description of why it cannot be scored."""
+    if isinstance(solution, Solution) and not isinstance(solution.output, str):
+        kind = "null" if solution.output is None else type(solution.output).__name__
+        return f"ValueError: the model's answer is {kind}, not text; not scored"
+    return solution
+
+
 def _score(scorer, samples: list[Sample], solutions: list[Solution]) -> list[Score]:
     try:
         return scorer.score(samples, solutions)
@@ -114,7 +124,7 @@ def evaluate_chunk(
 ) -> list[EvalRecord]:
     """Solve and score some of a task's samples, given with their dataset positions."""
     samples = [s for _, s in chunk]
-    solved = _solve(task, backend, samples, seed)
+    solved = [_checked(x) for x in _solve(task, backend, samples, seed)]
     ok = [i for i, x in enumerate(solved) if isinstance(x, Solution)]
     scores: dict[int, dict[str, Score]] = {i: {} for i in ok}
     for scorer in task.scorers:

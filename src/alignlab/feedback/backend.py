@@ -26,7 +26,8 @@ class ModelSpec:
     concurrency: int = 8
     """Endpoint requests in flight at once."""
     timeout: float = 60.0
-    """Seconds per endpoint request before it is retried."""
+    """Seconds one whole endpoint request may take, connecting to the last byte, before it
+    is abandoned and retried."""
     max_retries: int = 6
     """Retries per endpoint request."""
     top_logprobs: int = 20

@@ -4,10 +4,21 @@ Requests go to ``POST {base_url}/chat/completions``, at most ``concurrency`` at 
 time. Status 429 and 5xx, timeouts and connection errors are retried with
 exponential backoff and jitter, or after the server's ``Retry-After``; any other
 4xx fails at once with the server's message (:mod:`~alignlab.models.backends.retries`
-holds that policy and :class:`EndpointError`, re-exported here). This module maps
-requests to chat bodies and responses to completions. The API key is read from the
-environment variable the user names and sent only in the ``Authorization``
-header: it is never kept on the backend, logged, cached, or put into an error.
+holds that policy and :class:`EndpointError`, re-exported here). ``timeout`` bounds
+each whole request, connecting to the last byte, so a server that sends its answer
+one byte at a time is cut off like one that never answers.
+
+Every response is checked by :mod:`~alignlab.models.backends.responses` before it
+is used or cached: a malformed one, an answer whose ``content`` is ``null`` or not
+a string, or one the provider withheld (``finish_reason="content_filter"``) is an
+:class:`EndpointError` naming the cause, so the evaluation records that sample as
+failed, never scores it, and ``--resume`` asks for it again. In a batch, one
+failed request does not cancel the others: they finish (and are cached) first.
+
+The API key is read from the environment variable the user names and sent only in
+the ``Authorization`` header: it is never kept on the backend, logged, cached, or
+put into an error, and is replaced by ``<redacted>`` in any server text taken in
+(answers, error bodies), before that text is shortened.
 
 ``generate`` is synchronous and runs its own event loop; called where a loop is
 already running (a notebook), it runs that loop in a worker thread and blocks.
@@ -17,6 +28,7 @@ Async code should ``await agenerate(...)`` and ``await aoption_probs(...)`` inst
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import re
 from collections import Counter
@@ -37,6 +49,12 @@ from alignlab.models.backends.base import (
     vote_probs,
 )
 from alignlab.models.backends.cache import ResponseCache, cache_key
+from alignlab.models.backends.responses import (
+    InvalidResponse,
+    first_token_logprobs,
+    read_completion,
+    redact_json,
+)
 from alignlab.models.backends.retries import (
     BACKOFF_CAP,
     RETRY_AFTER_LIMIT,
@@ -51,6 +69,7 @@ __all__ = [
     "BACKOFF_CAP",
     "RETRY_AFTER_LIMIT",
     "EndpointError",
+    "InvalidResponse",
     "OpenAIChatBackend",
     "backoff_seconds",
     "retry_after_seconds",
@@ -62,6 +81,12 @@ _RESERVED_BODY_KEYS = frozenset({"model", "messages", "stream"})
 _sleep = asyncio.sleep  # looked up at call time, so tests can skip the waits
 
 
+@functools.cache
+def _ssl_context():
+    """httpx's default TLS context, built once: loading the CA bundle takes ~40 ms a client."""
+    return httpx.create_ssl_context()
+
+
 class OpenAIChatBackend:
     """A :class:`~alignlab.models.backends.base.Backend` over ``POST {base_url}/chat/completions``.
 
@@ -71,7 +96,9 @@ class OpenAIChatBackend:
         api_key_env: Name of the environment variable holding the API key; ``None``
             sends no ``Authorization`` header (most local servers need none).
         concurrency: Most requests in flight at once.
-        timeout: Seconds allowed per HTTP request before it is retried.
+        timeout: Seconds one whole HTTP request may take, from connecting to the last
+            byte of the answer, before it is abandoned and retried (a deadline over the
+            request, not a limit on each read).
         max_retries: Retries per request after the first attempt.
         cache: Where responses are kept so reruns do not repeat requests.
         extra_body: Extra request fields (``top_k``, ``repetition_penalty``, ...),
@@ -181,8 +208,7 @@ class OpenAIChatBackend:
                 base_key = cache_key(self.base_url, self.model, body)
                 sample, draws[base_key] = draws[base_key], draws[base_key] + 1
             jobs.append((cache_key(self.base_url, self.model, body, sample), body))
-        responses = await self._fetch(jobs, progress)
-        return [self._completion(response, cached) for response, cached in responses]
+        return [completion for _, completion in await self._fetch(jobs, progress)]
 
     async def aoption_probs(
         self, prompt: Text, options: Sequence[str], *, votes: int = 8, seed: int | None = None
@@ -195,7 +221,7 @@ class OpenAIChatBackend:
         first_token = GenerationRequest(prompt, max_new_tokens=1, temperature=1.0, seed=seed)
         body = {**self._body(first_token), "logprobs": True, "top_logprobs": self.top_logprobs}
         [(response, _)] = await self._fetch([(cache_key(self.base_url, self.model, body), body)])
-        probs = first_token_probs(_first_token_logprobs(response), options)
+        probs = first_token_probs(first_token_logprobs(response), options)
         if probs is not None:
             return probs
         # Room for leading whitespace tokens, the option, and the character after it.
@@ -229,6 +255,15 @@ class OpenAIChatBackend:
         key = os.environ.get(self.api_key_env) if self.api_key_env else None
         return text.replace(key, "<redacted>") if key else text
 
+    def _read(self, response: Any, n: int, cached: bool) -> Completion:
+        """``response`` as a completion, or an :class:`InvalidResponse` naming the endpoint."""
+        try:
+            return read_completion(
+                response, n=n, model=self.model, cached=cached, redact=self._redact
+            )
+        except InvalidResponse as error:
+            raise InvalidResponse(f"{self.name}: {error}", error.withheld) from None
+
     def _body(self, request: GenerationRequest) -> dict[str, Any]:
         body: dict[str, Any] = {
             "model": self.model,
@@ -247,45 +282,59 @@ class OpenAIChatBackend:
 
     async def _fetch(
         self, jobs: list[tuple[str, dict[str, Any]]], progress: bool = False
-    ) -> list[tuple[dict[str, Any], bool]]:
-        """Responses for ``(key, body)`` jobs, each with whether it came from the cache.
+    ) -> list[tuple[dict[str, Any], Completion]]:
+        """Each ``(key, body)`` job's response, checked, with its completion.
 
-        Jobs sharing a key are sent once; each response is cached as it arrives, so an
-        interrupted batch loses only the requests in flight.
+        Jobs sharing a key are sent once. A response is cached only once it has been
+        read as a completion, so a cache never replays a malformed one (one stored
+        by an older version is asked for again). A failed job lets the others
+        finish, and each is cached as it arrives, before the first failure is raised.
         """
         uses = Counter(key for key, _ in jobs)
         unique = dict(jobs)
-        results: dict[str, tuple[dict[str, Any], bool]] = {}
+        results: dict[str, tuple[dict[str, Any], Completion]] = {}
         semaphore = asyncio.Semaphore(self.concurrency)
         key = self._api_key()
         headers = {"Authorization": f"Bearer {key}"} if key else {}
         url = f"{self.base_url}/chat/completions"
         with progress_bar(len(jobs), self.name, enabled=progress, unit="req") as advance:
             async with httpx.AsyncClient(
-                headers=headers, timeout=self.timeout, transport=self._transport
+                headers=headers,
+                timeout=self.timeout,
+                transport=self._transport,
+                verify=_ssl_context(),
             ) as client:
 
                 async def one(job_key: str, body: dict[str, Any]) -> None:
+                    n = body.get("n", 1)
                     hit = self.cache.get(job_key) if self.cache is not None else None
                     if hit is not None:
-                        results[job_key] = (hit, True)
-                    else:
+                        try:
+                            results[job_key] = (hit, self._read(hit, n, cached=True))
+                        except InvalidResponse:
+                            hit = None
+                    if hit is None:
                         async with semaphore:
                             response = await self._post(client, url, body)
-                        self._check(response, body.get("n", 1))
+                        if self.api_key_env is not None:
+                            response = redact_json(response, self._redact)
+                        completion = self._read(response, n, cached=False)
                         if self.cache is not None:
                             self.cache.put(job_key, response)
-                        results[job_key] = (response, False)
+                        results[job_key] = (response, completion)
                     advance(uses[job_key])
 
                 tasks = [asyncio.ensure_future(one(k, body)) for k, body in unique.items()]
                 try:
-                    await asyncio.gather(*tasks)
+                    outcomes = await asyncio.gather(*tasks, return_exceptions=True)
                 except BaseException:
                     for task in tasks:
                         task.cancel()
                     await asyncio.gather(*tasks, return_exceptions=True)
                     raise
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome
         return [results[job_key] for job_key, _ in jobs]
 
     async def _post(
@@ -293,45 +342,11 @@ class OpenAIChatBackend:
     ) -> dict[str, Any]:
         """One request's JSON response, retrying what a retry can fix."""
         return await post_with_retries(
-            client, url, body, max_retries=self.max_retries, redact=self._redact, sleep=_sleep
+            client,
+            url,
+            body,
+            max_retries=self.max_retries,
+            deadline=self.timeout,
+            redact=self._redact,
+            sleep=_sleep,
         )
-
-    def _check(self, response: dict[str, Any], n: int) -> None:
-        """Refuse a response without the ``n`` choices asked for, before it is cached."""
-        choices = response.get("choices")
-        if not isinstance(choices, list) or not all(isinstance(c, dict) for c in choices):
-            error = self._redact(str(response.get("error", "")))[:300]
-            raise EndpointError(f"{self.name}: response has no list of choices {error}".rstrip())
-        if len(choices) != n:
-            raise EndpointError(
-                f"{self.name}: asked for n={n} completions, the endpoint returned {len(choices)}; "
-                "send n separate requests with n=1 instead"
-            )
-
-    def _completion(self, response: dict[str, Any], cached: bool) -> Completion:
-        choices = sorted(response["choices"], key=lambda choice: choice.get("index", 0))
-        usage = response.get("usage") or {}
-        return Completion(
-            texts=tuple((choice.get("message") or {}).get("content") or "" for choice in choices),
-            finish_reasons=tuple(choice.get("finish_reason") for choice in choices),
-            cached=cached,
-            model=str(response.get("model") or self.model),
-            usage={k: v for k, v in usage.items() if isinstance(v, int)},
-        )
-
-
-def _first_token_logprobs(response: dict[str, Any]) -> list[tuple[str, float]]:
-    """``(token, logprob)`` pairs for the first generated token; empty when none came back."""
-    logprobs = response["choices"][0].get("logprobs") or {}
-    content = logprobs.get("content") if isinstance(logprobs, dict) else None
-    if not content or not isinstance(content[0], dict):
-        return []
-    first = content[0]
-    pairs: dict[str, float] = {}
-    for entry in [*(first.get("top_logprobs") or []), first]:
-        if not isinstance(entry, dict):
-            continue
-        token, logprob = entry.get("token"), entry.get("logprob")
-        if isinstance(token, str) and isinstance(logprob, int | float):
-            pairs.setdefault(token, float(logprob))
-    return list(pairs.items())

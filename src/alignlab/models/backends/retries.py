@@ -3,12 +3,16 @@
 Status 429 and 5xx, timeouts and connection errors are retried with exponential
 backoff and jitter (:func:`backoff_seconds`), or after the server's ``Retry-After``
 (:func:`retry_after_seconds`) unless it asks for more than :data:`RETRY_AFTER_LIMIT`;
-any other 4xx fails at once with the server's own message. Every failure is an :class:`EndpointError` whose
-text has passed through the caller's ``redact``, so the API key never reaches it.
+any other 4xx fails at once with the server's own message. Each attempt runs under
+a deadline (``deadline`` seconds for the whole request, headers and body), so a
+server that dribbles its answer cannot hold a request longer than that. Every
+failure is an :class:`EndpointError` whose text has passed through the caller's
+``redact`` before it was shortened, so no part of the API key reaches it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import email.utils
 import math
 import random
@@ -72,18 +76,24 @@ async def post_with_retries(
     max_retries: int,
     redact: Callable[[str], str],
     sleep: Callable[[float], Awaitable[object]],
+    deadline: float | None = None,
 ) -> dict[str, Any]:
     """One request's JSON response, after at most ``max_retries`` retries.
 
-    ``redact`` removes secrets from any server text put into an error; ``sleep``
-    waits between attempts (``asyncio.sleep``, or a stand-in in tests).
+    ``deadline`` bounds each attempt as a whole, in seconds (``None``: only the
+    client's own per-operation timeouts apply); ``redact`` removes secrets from any
+    server text put into an error; ``sleep`` waits between attempts
+    (``asyncio.sleep``, or a stand-in in tests).
     """
     for attempt in range(max_retries + 1):
         status, retry_after = None, None
         try:
-            response = await client.post(url, json=body)
+            async with asyncio.timeout(deadline):
+                response = await client.post(url, json=body)
+        except TimeoutError:
+            failure = f"no complete answer within the {deadline:g} s timeout"
         except httpx.TransportError as error:  # timeouts, refused and dropped connections
-            failure = f"{type(error).__name__}: {error}"
+            failure = redact(f"{type(error).__name__}: {error}")
         else:
             status = response.status_code
             if status < 300:
@@ -113,7 +123,7 @@ def read_json(response: httpx.Response, redact: Callable[[str], str]) -> dict[st
     except ValueError:
         raise EndpointError(
             f"{response.url} answered HTTP {response.status_code} with a body that is not "
-            f"JSON: {redact(response.text[:200])!r}",
+            f"JSON: {redact(response.text)[:200]!r}",
             response.status_code,
         ) from None
     if not isinstance(data, dict):
@@ -134,5 +144,4 @@ def server_message(response: httpx.Response, redact: Callable[[str], str]) -> st
             error = error.get("message", error)
         if error is not None:
             message = str(error)
-    message = " ".join(message.split())[:500] or response.reason_phrase
-    return redact(message)
+    return " ".join(redact(message).split())[:500] or response.reason_phrase
