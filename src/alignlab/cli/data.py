@@ -41,10 +41,16 @@ def validate(
 
     try:
         report = run(path, kind, on_problem=show, max_kept=0)
-    except (FileNotFoundError, ValueError) as e:
+    except (OSError, ValueError) as e:
         raise fail(str(e), 2) from None
     if report.n_problems > max_shown:
         err.print(f"... {report.n_problems - max_shown} more problems not shown")
+    if not report.readable:
+        err.print(
+            f"[red]{path}: cannot be read on[/] ({report.n_bad} bad of the "
+            f"{report.n_records} records before that point)"
+        )
+        raise typer.Exit(1)
     if report.n_records == 0 and report.n_problems == 0:
         err.print(f"[red]{path}: no records[/]")
         raise typer.Exit(1)
@@ -82,7 +88,7 @@ def stats(
         result = compute_stats(path, kind, length=length)
     except RecordFileError as e:
         raise fail(f"{e}\nrun `alignlab data validate {path}` to see every problem", 1) from None
-    except (FileNotFoundError, ValueError) as e:
+    except (OSError, ValueError) as e:
         raise fail(str(e), 2) from None
     if json_out:
         typer.echo(result.to_json())

@@ -4,20 +4,29 @@ Every reader streams: JSONL line by line, Parquet batch by batch, a ``datasets``
 directory through its memory-mapped Arrow table, so files larger than memory
 validate and convert. Positions are reported as 1-based line numbers for JSONL
 and 1-based row numbers for the other formats.
+
+JSONL is read as bytes and decoded line by line, so a line that is not UTF-8 is
+reported with its number; a duplicate key, a NUL byte or nesting deeper than the
+parser allows is a problem of that line, never a silent last-value-wins or a
+traceback. A file that cannot be read as a whole (not gzip, truncated, UTF-16,
+not Parquet) raises :class:`RecordFileError` naming the file.
 """
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import gzip
 import json
 import os
 import tempfile
+import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from alignlab.data.jsonlines import BadLine, decode_line
 from alignlab.data.records import (
     RECORD_TYPES,
     FieldProblem,
@@ -27,20 +36,24 @@ from alignlab.data.records import (
     detect_kind,
 )
 
+_UTF16_BOMS = (codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+
 Format = Literal["jsonl", "parquet", "datasets"]
 
 
 @dataclass(frozen=True, slots=True)
 class Problem:
-    """A located problem: ``file:line: field: message``."""
+    """A located problem: ``file:line: field: message``, or ``file: field: message``
+    when no line applies (``line`` is ``None``: the file cannot be read at all)."""
 
     file: str
-    line: int
+    line: int | None
     field: str
     message: str
 
     def __str__(self) -> str:
-        return f"{self.file}:{self.line}: {self.field}: {self.message}"
+        where = self.file if self.line is None else f"{self.file}:{self.line}"
+        return f"{where}: {self.field}: {self.message}"
 
 
 class RecordFileError(ValueError):
@@ -49,15 +62,6 @@ class RecordFileError(ValueError):
     def __init__(self, problems: list[Problem]):
         self.problems = problems
         super().__init__("\n".join(map(str, problems)))
-
-
-class _BadJSON:
-    """Marks a line that is not a JSON object, keeping the decoder's message."""
-
-    __slots__ = ("message",)
-
-    def __init__(self, message: str):
-        self.message = message
 
 
 def complete_lines(path: str | Path, *, repair: bool = True) -> list[tuple[int, str]]:
@@ -94,7 +98,7 @@ def detect_format(path: str | Path) -> Format:
 
 def iter_raw(path: str | Path) -> Iterator[tuple[int, Any]]:
     """Yield ``(position, object)`` for every record; a JSONL line that is not valid
-    JSON yields a :class:`_BadJSON` in place of the object. Blank lines are skipped."""
+    JSON yields a :class:`BadLine` in place of the object. Blank lines are skipped."""
     fmt = detect_format(path)
     if fmt == "jsonl":
         yield from _iter_jsonl(Path(path))
@@ -105,26 +109,73 @@ def iter_raw(path: str | Path) -> Iterator[tuple[int, Any]]:
 
 
 def _iter_jsonl(path: Path) -> Iterator[tuple[int, Any]]:
-    opener = gzip.open if path.name.lower().endswith(".gz") else open
-    loads = json.loads
-    with opener(path, "rt", encoding="utf-8") as f:
-        for line_no, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            try:
-                yield line_no, loads(line)
-            except json.JSONDecodeError as e:
-                yield line_no, _BadJSON(f"bad JSON: {e.msg} (column {e.colno})")
+    name = str(path)
+    gz = path.name.lower().endswith(".gz")
+    line_no = 0
+    try:
+        with gzip.open(path, "rb") if gz else open(path, "rb") as f:
+            for line_no, raw in enumerate(f, start=1):
+                if line_no == 1:
+                    if raw.startswith(_UTF16_BOMS):
+                        raise RecordFileError(
+                            [Problem(name, 1, "<encoding>", "UTF-16/32 text: save it as UTF-8")]
+                        )
+                    raw = raw.removeprefix(codecs.BOM_UTF8)
+                if b"\x00" in raw:
+                    column = raw.index(b"\x00") + 1
+                    yield (
+                        line_no,
+                        BadLine(
+                            "<encoding>", f"NUL byte at column {column} (UTF-16 or binary data?)"
+                        ),
+                    )
+                    continue
+                try:
+                    text = raw.decode("utf-8")
+                except UnicodeDecodeError as e:
+                    yield (
+                        line_no,
+                        BadLine(
+                            "<encoding>",
+                            f"not UTF-8: byte {raw[e.start]:#04x} at column {e.start + 1}",
+                        ),
+                    )
+                    continue
+                if text.strip():
+                    yield line_no, decode_line(text)
+    except gzip.BadGzipFile as e:
+        raise RecordFileError(
+            [Problem(name, None, "<file>", f"not a gzip file ({e}); is it plain JSONL?")]
+        ) from None
+    except (EOFError, zlib.error) as e:
+        raise RecordFileError(
+            [
+                Problem(
+                    name,
+                    line_no + 1,
+                    "<file>",
+                    f"compressed data ends or breaks after line {line_no}: truncated or "
+                    f"corrupt ({e or 'unexpected end of stream'})",
+                )
+            ]
+        ) from None
 
 
 def _iter_parquet(path: Path) -> Iterator[tuple[int, Any]]:
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     row = 0
-    for batch in pq.ParquetFile(path).iter_batches(batch_size=8192):
-        for obj in batch.to_pylist():
-            row += 1
-            yield row, _drop_nulls(obj)
+    try:
+        batches = pq.ParquetFile(path).iter_batches(batch_size=8192)
+        for batch in batches:
+            for obj in batch.to_pylist():
+                row += 1
+                yield row, _drop_nulls(obj)
+    except (pa.ArrowException, OSError) as e:
+        raise RecordFileError(
+            [Problem(str(path), row + 1 if row else None, "<file>", f"unreadable Parquet: {e}")]
+        ) from None
 
 
 def _iter_datasets(path: Path) -> Iterator[tuple[int, Any]]:
@@ -156,8 +207,9 @@ def _drop_nulls(obj: dict) -> dict:
 
 
 def _columnar(rows: list[dict], path: Path) -> list[dict]:
-    """Rows ready for Arrow: ``meta`` as JSON text (its keys vary from record to record),
-    and a clear error when a text column mixes plain strings and chat lists."""
+    """Rows ready for Arrow: every row with every column, ``meta`` as JSON text (its keys
+    vary from record to record), and a clear error when a text column mixes plain
+    strings and chat lists."""
     kinds: dict[str, set] = {}
     for row in rows:
         for key, value in row.items():
@@ -169,17 +221,32 @@ def _columnar(rows: list[dict], path: Path) -> list[dict]:
             f"{path}: column {mixed[0]!r} mixes plain strings and chat-message lists, which "
             "Parquet and datasets cannot hold in one column; write .jsonl instead"
         )
+    # Arrow and datasets take their columns from the first row alone: give every row
+    # every column (null: absent), or a field first seen in a later row would be lost.
+    columns = list(dict.fromkeys(key for row in rows for key in row))
     return [
-        {**row, "meta": json.dumps(row["meta"], sort_keys=True)} if "meta" in row else row
+        {
+            key: json.dumps(row[key], sort_keys=True)
+            if key == "meta" and key in row
+            else row.get(key)
+            for key in columns
+        }
         for row in rows
     ]
 
 
 def parse(obj: Any, kind: Kind | None) -> Record:
     """Parse one raw object into a record of ``kind`` (detected when ``None``)."""
-    if isinstance(obj, _BadJSON):
-        raise RecordError([FieldProblem("<json>", obj.message)])
-    kind = kind or detect_kind(obj)
+    if isinstance(obj, BadLine):
+        raise RecordError([FieldProblem(obj.field, obj.message)])
+    looks = detect_kind(obj)
+    if kind is not None and looks not in (None, kind):
+        try:
+            return RECORD_TYPES[kind].from_dict(obj)
+        except RecordError as e:
+            hint = FieldProblem("<record>", f"a {looks} record in a file of {kind} records")
+            raise RecordError([hint, *e.problems]) from None
+    kind = kind or looks
     if kind is None:
         raise RecordError(
             [

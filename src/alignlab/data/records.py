@@ -15,6 +15,13 @@ Accepted field layouts (aliases are folded into the canonical names):
   and ``rejected`` are whole conversations sharing their opening turns) is
   split at the last shared turn.
 - ``Sample``: ``input`` (+ ``target``, ``choices``, ``id``, ``meta``).
+
+A chat-list prompt (or ``input``) ends with a user turn and a chat-list response
+(``response``, ``chosen``, ``rejected``) is assistant turns only, so every record
+renders under a chat template as "the prompt, then the model's reply". A
+comparison's ``weight`` is at least 0.5: below it, the label says ``rejected`` is
+better. Extra fields are allowed; near-misses of known ones are not (see
+:mod:`alignlab.data.fields`).
 """
 
 from __future__ import annotations
@@ -22,73 +29,35 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
+from alignlab.data.fields import (
+    ROLES,
+    FieldProblem,
+    RecordError,
+    check_names,
+    check_strings,
+    check_text,
+    check_turns,
+)
+
 Message = dict[str, str]
 Text = str | list[Message]
 Kind = Literal["demonstration", "comparison", "sample"]
 
-ROLES = frozenset({"system", "developer", "user", "assistant", "tool"})
-
-
-@dataclass(frozen=True, slots=True)
-class FieldProblem:
-    """One thing wrong with one field of one record."""
-
-    field: str
-    message: str
-
-
-class RecordError(ValueError):
-    """A record that cannot be parsed; carries every problem found in it."""
-
-    def __init__(self, problems: list[FieldProblem]):
-        self.problems = problems
-        super().__init__("; ".join(f"{p.field}: {p.message}" for p in problems))
-
-
-def _check_text(value: Any, name: str, problems: list[FieldProblem]) -> Text | None:
-    """Check one text field (string or chat list); append problems, return the value."""
-    if value is None:
-        problems.append(FieldProblem(name, "missing field"))
-        return None
-    if isinstance(value, str):
-        if not value.strip():
-            problems.append(FieldProblem(name, "empty text"))
-        return value
-    if isinstance(value, list):
-        if not value:
-            problems.append(FieldProblem(name, "empty message list"))
-        for i, message in enumerate(value):
-            where = f"{name}[{i}]"
-            if not isinstance(message, dict):
-                problems.append(
-                    FieldProblem(where, f"expected a message object, got {type(message).__name__}")
-                )
-                continue
-            role = message.get("role")
-            if role is None:
-                problems.append(FieldProblem(f"{where}.role", "missing field"))
-            elif role not in ROLES:
-                problems.append(
-                    FieldProblem(
-                        f"{where}.role", f"unknown role {role!r} (expected one of {sorted(ROLES)})"
-                    )
-                )
-            content = message.get("content")
-            if content is None:
-                problems.append(FieldProblem(f"{where}.content", "missing field"))
-            elif not isinstance(content, str):
-                problems.append(
-                    FieldProblem(
-                        f"{where}.content", f"expected a string, got {type(content).__name__}"
-                    )
-                )
-            elif not content.strip():
-                problems.append(FieldProblem(f"{where}.content", "empty text"))
-        return value
-    problems.append(
-        FieldProblem(name, f"expected a string or a message list, got {type(value).__name__}")
-    )
-    return None
+__all__ = [
+    "ROLES",
+    "Comparison",
+    "Demonstration",
+    "FieldProblem",
+    "Kind",
+    "Message",
+    "Record",
+    "RecordError",
+    "Sample",
+    "Text",
+    "detect_kind",
+    "split_conversation",
+    "text_of",
+]
 
 
 def _check_meta(value: Any, problems: list[FieldProblem]) -> dict:
@@ -100,11 +69,25 @@ def _check_meta(value: Any, problems: list[FieldProblem]) -> dict:
     return value
 
 
-def _require_object(obj: Any) -> None:
+def _start(obj: Any, known: frozenset[str], foreign: dict[str, str]) -> list[FieldProblem]:
+    """The problems every kind shares: not an object, bad strings, misspelt fields."""
     if not isinstance(obj, dict):
         raise RecordError(
             [FieldProblem("<record>", f"expected an object, got {type(obj).__name__}")]
         )
+    problems: list[FieldProblem] = []
+    check_strings(obj, problems)
+    check_names(obj, known, foreign, problems)
+    return problems
+
+
+def _check_id(value: Any, name: str, problems: list[FieldProblem]) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        problems.append(FieldProblem(name, f"expected a string, got {type(value).__name__}"))
+        return None
+    return str(value)
 
 
 def text_of(value: Text) -> str:
@@ -119,7 +102,8 @@ def split_conversation(chosen: list, rejected: list) -> tuple[list, list, list]:
 
     Returns ``(prompt, chosen_tail, rejected_tail)``; the prompt ends before the
     first turn where the conversations differ, so both tails are non-empty when
-    the conversations differ at all.
+    the conversations differ at all, and it is cut back to its last user turn, so
+    that shared assistant turns (one reply extending the other) stay in the replies.
     """
     shared = 0
     for a, b in zip(chosen, rejected, strict=False):
@@ -127,7 +111,13 @@ def split_conversation(chosen: list, rejected: list) -> tuple[list, list, list]:
             break
         shared += 1
     shared = min(shared, len(chosen) - 1, len(rejected) - 1)
+    while shared and not (isinstance(chosen[shared - 1], dict) and _is_user(chosen[shared - 1])):
+        shared -= 1
     return chosen[:shared], chosen[shared:], rejected[shared:]
+
+
+def _is_user(message: dict) -> bool:
+    return message.get("role") == "user"
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,16 +129,19 @@ class Demonstration:
     meta: dict = field(default_factory=dict)
 
     kind: ClassVar[Kind] = "demonstration"
+    FIELDS: ClassVar[frozenset[str]] = frozenset(
+        {"prompt", "response", "completion", "messages", "meta"}
+    )
 
     @classmethod
     def from_dict(cls, obj: Any) -> Demonstration:
-        _require_object(obj)
-        problems: list[FieldProblem] = []
+        problems = _start(obj, cls.FIELDS, {"chosen": "comparison", "rejected": "comparison"})
         if "messages" in obj and "prompt" not in obj:
-            messages = _check_text(obj["messages"], "messages", problems)
+            before = len(problems)
+            messages = check_text(obj["messages"], "messages", problems)
             if isinstance(messages, str):
                 problems.append(FieldProblem("messages", "expected a message list, got str"))
-            elif messages and not problems:
+            elif messages and len(problems) == before:
                 if messages[-1].get("role") != "assistant":
                     problems.append(
                         FieldProblem("messages", "last message must be the assistant's response")
@@ -157,10 +150,13 @@ class Demonstration:
                     problems.append(FieldProblem("messages", "no prompt before the response"))
                 else:
                     prompt, response = messages[:-1], messages[-1:]
+                    check_turns(prompt, "messages", "prompt", problems)
         else:
-            prompt = _check_text(obj.get("prompt"), "prompt", problems)
+            if "completion" in obj and "response" in obj:
+                problems.append(FieldProblem("completion", "given with response: use one of them"))
+            prompt = check_text(obj.get("prompt"), "prompt", problems, "prompt")
             name = "completion" if "completion" in obj and "response" not in obj else "response"
-            response = _check_text(obj.get(name), name, problems)
+            response = check_text(obj.get(name), name, problems, "response")
         meta = _check_meta(obj.get("meta"), problems)
         if problems:
             raise RecordError(problems)
@@ -187,28 +183,39 @@ class Comparison:
     meta: dict = field(default_factory=dict)
 
     kind: ClassVar[Kind] = "comparison"
+    FIELDS: ClassVar[frozenset[str]] = frozenset(
+        {"prompt", "chosen", "rejected", "annotator", "weight", "meta"}
+    )
 
     @classmethod
     def from_dict(cls, obj: Any) -> Comparison:
-        _require_object(obj)
-        problems: list[FieldProblem] = []
-        chosen = _check_text(obj.get("chosen"), "chosen", problems)
-        rejected = _check_text(obj.get("rejected"), "rejected", problems)
-        if "prompt" in obj or not (isinstance(chosen, list) and isinstance(rejected, list)):
-            prompt = _check_text(obj.get("prompt"), "prompt", problems)
-        elif not problems:
+        problems = _start(
+            obj, cls.FIELDS, {"response": "demonstration", "completion": "demonstration"}
+        )
+        before = len(problems)
+        implicit = "prompt" not in obj and all(
+            isinstance(obj.get(k), list) for k in ("chosen", "rejected")
+        )
+        side = None if implicit else "response"
+        chosen = check_text(obj.get("chosen"), "chosen", problems, side)
+        rejected = check_text(obj.get("rejected"), "rejected", problems, side)
+        if not implicit:
+            prompt = check_text(obj.get("prompt"), "prompt", problems, "prompt")
+        elif len(problems) == before:
             prompt, chosen, rejected = split_conversation(chosen, rejected)
             if not prompt:
                 problems.append(
-                    FieldProblem("prompt", "missing field (conversations share no opening turn)")
+                    FieldProblem(
+                        "prompt", "missing field (conversations share no opening user turn)"
+                    )
                 )
+            else:
+                check_turns(prompt, "chosen", "prompt", problems)
+                check_turns(chosen, "chosen", "response", problems, offset=len(prompt))
+                check_turns(rejected, "rejected", "response", problems, offset=len(prompt))
         if not problems and chosen == rejected:
             problems.append(FieldProblem("rejected", "identical to chosen"))
-        annotator = obj.get("annotator")
-        if annotator is not None and not isinstance(annotator, (str, int)):
-            problems.append(
-                FieldProblem("annotator", f"expected a string, got {type(annotator).__name__}")
-            )
+        annotator = _check_id(obj.get("annotator"), "annotator", problems)
         weight = obj.get("weight", 1.0)
         if weight is None:
             weight = 1.0
@@ -218,17 +225,18 @@ class Comparison:
             )
         elif not 0.0 <= weight <= 1.0:
             problems.append(FieldProblem("weight", f"must be in [0, 1], got {weight}"))
+        elif weight < 0.5:
+            problems.append(
+                FieldProblem(
+                    "weight",
+                    f"{weight} < 0.5 says rejected is the better reply, which reverses the "
+                    "label; swap chosen and rejected and write 1 - weight",
+                )
+            )
         meta = _check_meta(obj.get("meta"), problems)
         if problems:
             raise RecordError(problems)
-        return cls(
-            prompt,
-            chosen,
-            rejected,
-            None if annotator is None else str(annotator),
-            float(weight),
-            meta,
-        )
+        return cls(prompt, chosen, rejected, annotator, float(weight), meta)
 
     def to_dict(self) -> dict:
         return {
@@ -256,12 +264,12 @@ class Sample:
     meta: dict = field(default_factory=dict)
 
     kind: ClassVar[Kind] = "sample"
+    FIELDS: ClassVar[frozenset[str]] = frozenset({"input", "target", "choices", "id", "meta"})
 
     @classmethod
     def from_dict(cls, obj: Any) -> Sample:
-        _require_object(obj)
-        problems: list[FieldProblem] = []
-        input_ = _check_text(obj.get("input"), "input", problems)
+        problems = _start(obj, cls.FIELDS, {})
+        input_ = check_text(obj.get("input"), "input", problems, "prompt")
         target = obj.get("target")
         if target is not None and not (
             isinstance(target, str)
@@ -273,13 +281,11 @@ class Sample:
             isinstance(choices, list) and choices and all(isinstance(c, str) for c in choices)
         ):
             problems.append(FieldProblem("choices", "expected a non-empty list of strings"))
-        id_ = obj.get("id")
-        if id_ is not None and not isinstance(id_, (str, int)):
-            problems.append(FieldProblem("id", f"expected a string, got {type(id_).__name__}"))
+        id_ = _check_id(obj.get("id"), "id", problems)
         meta = _check_meta(obj.get("meta"), problems)
         if problems:
             raise RecordError(problems)
-        return cls(input_, target, choices, None if id_ is None else str(id_), meta)
+        return cls(input_, target, choices, id_, meta)
 
     def to_dict(self) -> dict:
         return {

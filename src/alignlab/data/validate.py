@@ -2,7 +2,8 @@
 
 The validator never stops at the first problem. It streams the file once,
 parses each record with the same code the trainers use (so "valid" means
-"loadable"), and reports each problem as ``file:line: field: problem``.
+"loadable"), and reports each problem as ``file:line: field: problem`` (or
+``file: field: problem`` when the file cannot be read at all).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from alignlab.data.io import Problem, iter_raw, parse, sniff_kind
+from alignlab.data.io import Problem, RecordFileError, iter_raw, parse, sniff_kind
 from alignlab.data.records import Kind, RecordError
 
 
@@ -26,10 +27,12 @@ class ValidationReport:
     n_bad: int = 0
     n_problems: int = 0
     problems: list[Problem] = field(default_factory=list)
+    readable: bool = True
+    """False when reading stopped at a part of the file that cannot be read at all."""
 
     @property
     def ok(self) -> bool:
-        return self.n_records > 0 and self.n_bad == 0
+        return self.readable and self.n_records > 0 and self.n_bad == 0
 
 
 def validate(
@@ -48,32 +51,41 @@ def validate(
     name = str(path)
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such file or directory")
-    kind = kind or sniff_kind(path)
     report = ValidationReport(name, kind)
-    if kind is None:
-        problem = Problem(
-            name,
-            1,
-            "<record>",
-            "cannot tell the record kind from the first records: expected "
-            "prompt/chosen/rejected, prompt/response, messages, or input fields",
-        )
-        report.n_problems = 1
-        report.problems.append(problem)
+
+    def found(problem: Problem) -> None:
+        report.n_problems += 1
+        if max_kept is None or len(report.problems) < max_kept:
+            report.problems.append(problem)
         if on_problem:
             on_problem(problem)
-        return report
-    for line, obj in iter_raw(path):
-        report.n_records += 1
-        try:
-            parse(obj, kind)
-        except RecordError as e:
-            report.n_bad += 1
-            for p in e.problems:
-                problem = Problem(name, line, p.field, p.message)
-                report.n_problems += 1
-                if max_kept is None or len(report.problems) < max_kept:
-                    report.problems.append(problem)
-                if on_problem:
-                    on_problem(problem)
+
+    try:
+        report.kind = kind = kind or sniff_kind(path)
+        if kind is None and next(iter_raw(path), None) is None:
+            return report  # no records at all: the caller says so
+        if kind is None:
+            found(
+                Problem(
+                    name,
+                    1,
+                    "<record>",
+                    "cannot tell the record kind from the first records: expected "
+                    "prompt/chosen/rejected, prompt/response, messages, or input fields",
+                )
+            )
+            return report
+        for line, obj in iter_raw(path):
+            report.n_records += 1
+            try:
+                parse(obj, kind)
+            except RecordError as e:
+                report.n_bad += 1
+                for p in e.problems:
+                    found(Problem(name, line, p.field, p.message))
+    except RecordFileError as e:
+        # The file cannot be read on (not gzip, truncated, UTF-16, not Parquet).
+        report.readable = False
+        for problem in e.problems:
+            found(problem)
     return report
