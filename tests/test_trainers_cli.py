@@ -52,7 +52,7 @@ def test_train_sft_with_config_file_and_overrides(workspace, tmp_path):
     assert again.exit_code == 1 and "holds an earlier run" in again.output
     # Resuming needs the settings the run started with; with them, it redoes step 3 only.
     mismatched = invoke("sft", *config, *sets(output_dir=out, max_steps=3), "--resume")
-    assert mismatched.exit_code == 1 and "cannot resume from it" in mismatched.output
+    assert mismatched.exit_code == 1 and "changed config: lora" in mismatched.output
     (out / "metrics.jsonl").write_text((out / "metrics.jsonl").read_text() + '{"step": 3')
     resumed = invoke("sft", *config, *sets(output_dir=out, max_steps=3, **lora), "--resume")
     assert resumed.exit_code == 0, resumed.output

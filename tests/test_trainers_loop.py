@@ -98,12 +98,15 @@ def test_non_finite_loss_stops_and_the_run_resumes_to_the_same_numbers(
 
     monkeypatch.setattr(sft_module, "sft_loss", poisoned)
     cut = config(lm_dir, train_file, tmp_path / "cut", **extra)
-    with pytest.raises(NonFiniteLossError, match=r"step 5: the loss is nan.*step-4"):
+    # Step 5's loss was computed on step-4's weights, so the last good checkpoint is step-2,
+    # and step-4 is set aside for resuming to start from step-2.
+    with pytest.raises(NonFiniteLossError, match=r"step 5: the loss is nan.*good .*step-2;"):
         train_sft(cut)
-    assert checkpoint_steps(tmp_path / "cut") == [2, 4]
+    assert checkpoint_steps(tmp_path / "cut") == [2]
+    assert (tmp_path / "cut" / "checkpoints" / "step-4.diverged").is_dir()
     assert [r["step"] for r in read_metrics(tmp_path / "cut")] == [1, 2, 3, 4]
     assert not (tmp_path / "cut" / "model").exists()
-    kept = load_file(tmp_path / "cut" / "checkpoints" / "step-4" / "model.safetensors")
+    kept = load_file(tmp_path / "cut" / "checkpoints" / "step-2" / "model.safetensors")
     assert all(torch.isfinite(t).all() for t in kept.values())
 
     monkeypatch.setattr(sft_module, "sft_loss", real_loss)

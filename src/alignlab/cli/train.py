@@ -18,13 +18,21 @@ SET = typer.Option([], "--set", help="Override one config value: key=value (TOML
 RESUME = typer.Option(
     False, "--resume", help="Continue the run in output_dir from its last checkpoint."
 )
+ALLOW_CHANGES = typer.Option(
+    False,
+    "--allow-changes",
+    help="With --resume: accept a config that changes what the run computes (seed, lr, "
+    "batch size, data, model, ...), recording the change in changes.jsonl.",
+)
 
 
-def _run(kind: str, config_file: Path | None, overrides: list[str], resume: bool) -> None:
+def _run(
+    kind: str, config_file: Path | None, overrides: list[str], resume: bool, allow: bool
+) -> None:
     """Load the config of trainer ``kind``, run it, and report; user errors exit non-zero."""
     from alignlab.trainers import (
+        DivergenceError,
         DPOConfig,
-        NonFiniteLossError,
         RewardConfig,
         SFTConfig,
         train_dpo,
@@ -39,12 +47,11 @@ def _run(kind: str, config_file: Path | None, overrides: list[str], resume: bool
         "dpo": (DPOConfig, train_dpo),
         "ppo": (PPOConfig, train_ppo),
     }[kind]
-    config = load_settings(
-        config_class, config_file, [*overrides, *(["resume=true"] if resume else [])]
-    )
+    flags = [*(["resume=true"] if resume else []), *(["allow_changes=true"] if allow else [])]
+    config = load_settings(config_class, config_file, [*overrides, *flags])
     try:
         model_dir = train(config)
-    except NonFiniteLossError as e:
+    except DivergenceError as e:
         err.print(f"[red]stopped:[/] {e}")
         raise typer.Exit(1) from None
     except (FileNotFoundError, NotADirectoryError, ValueError) as e:
@@ -54,24 +61,44 @@ def _run(kind: str, config_file: Path | None, overrides: list[str], resume: bool
 
 
 @app.command()
-def sft(config: Path | None = CONFIG, set_: list[str] = SET, resume: bool = RESUME) -> None:
+def sft(
+    config: Path | None = CONFIG,
+    set_: list[str] = SET,
+    resume: bool = RESUME,
+    allow_changes: bool = ALLOW_CHANGES,
+) -> None:
     """Supervised fine-tuning on demonstrations (prompt/completion or messages)."""
-    _run("sft", config, set_, resume)
+    _run("sft", config, set_, resume, allow_changes)
 
 
 @app.command()
-def reward(config: Path | None = CONFIG, set_: list[str] = SET, resume: bool = RESUME) -> None:
+def reward(
+    config: Path | None = CONFIG,
+    set_: list[str] = SET,
+    resume: bool = RESUME,
+    allow_changes: bool = ALLOW_CHANGES,
+) -> None:
     """A Bradley-Terry reward model (or an ensemble) on comparisons, with held-out accuracy."""
-    _run("reward", config, set_, resume)
+    _run("reward", config, set_, resume, allow_changes)
 
 
 @app.command()
-def dpo(config: Path | None = CONFIG, set_: list[str] = SET, resume: bool = RESUME) -> None:
+def dpo(
+    config: Path | None = CONFIG,
+    set_: list[str] = SET,
+    resume: bool = RESUME,
+    allow_changes: bool = ALLOW_CHANGES,
+) -> None:
     """Direct preference optimization (or a variant: loss_type) on comparisons."""
-    _run("dpo", config, set_, resume)
+    _run("dpo", config, set_, resume, allow_changes)
 
 
 @app.command()
-def ppo(config: Path | None = CONFIG, set_: list[str] = SET, resume: bool = RESUME) -> None:
+def ppo(
+    config: Path | None = CONFIG,
+    set_: list[str] = SET,
+    resume: bool = RESUME,
+    allow_changes: bool = ALLOW_CHANGES,
+) -> None:
     """PPO-RLHF: maximize a reward (model, ensemble or function) with a KL leash to the start."""
-    _run("ppo", config, set_, resume)
+    _run("ppo", config, set_, resume, allow_changes)

@@ -4,7 +4,8 @@ Each trainer takes a typed config (TOML through :func:`alignlab.config.load_conf
 and writes a run directory (:mod:`alignlab.trainers.rundir`): ``config.toml``,
 ``metrics.jsonl``, ``checkpoints/step-N/`` and the final ``model/``. All of them run on
 the shared loop of :mod:`alignlab.trainers.loop` (accelerate, gradient accumulation,
-checkpoints, resume, a guard against non-finite losses).
+checkpoints, resume that refuses a changed run, a guard against diverging and non-finite
+losses that keeps the last good checkpoint).
 """
 
 from alignlab.trainers.best_of_n import (
@@ -16,17 +17,19 @@ from alignlab.trainers.best_of_n import (
 )
 from alignlab.trainers.config import PolicyTrainConfig, TrainConfig
 from alignlab.trainers.dpo import DPOConfig, train_dpo
-from alignlab.trainers.loop import NonFiniteLossError
+from alignlab.trainers.loop import DivergenceError, NonFiniteLossError
 from alignlab.trainers.ppo import PPOConfig, train_ppo
 from alignlab.trainers.reward import RewardConfig, train_reward
-from alignlab.trainers.rundir import read_metrics, train_or_reuse
+from alignlab.trainers.rundir import CheckpointError, read_metrics, train_or_reuse
 from alignlab.trainers.sft import SFTConfig, train_sft
 
 __all__ = [
     "BestOfNConfig",
     "BestOfNPoint",
     "BestOfNResult",
+    "CheckpointError",
     "DPOConfig",
+    "DivergenceError",
     "NonFiniteLossError",
     "PPOConfig",
     "PolicyTrainConfig",

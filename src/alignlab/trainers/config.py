@@ -98,8 +98,17 @@ class TrainConfig:
     """Train low-rank adapters instead of all weights (a ``[lora]`` table: r, alpha, ...)."""
     trust_remote_code: bool = False
     """Let a model directory run its own Python code when it loads."""
+    divergence_factor: float | None = 10.0
+    """Stop the run when the loss, smoothed over about 10 steps, rises past this many times
+    its running minimum (while that is positive; PPO's loss is centred on 0 and is only
+    checked for being finite); 0 or unset disables. On the organism's runs the smoothed loss
+    stays within 2.3 times its minimum."""
     resume: bool = False
     """Continue the run in ``output_dir`` from its last checkpoint."""
+    allow_changes: bool = False
+    """On resume, accept a config that differs from the run's ``config.toml`` in fields that
+    change what it computes (seed, lr, batch size, data, model, schedule, ...), recording
+    the change in ``changes.jsonl``; without it such a resume is refused."""
     progress: bool = True
     """Show a progress bar on stderr."""
 
@@ -112,6 +121,10 @@ class TrainConfig:
             raise ValueError(f"lr: must be > 0, got {self.lr}")
         if self.weight_decay < 0 or self.max_grad_norm < 0:
             raise ValueError("weight_decay and max_grad_norm: must be >= 0")
+        if self.divergence_factor and self.divergence_factor <= 1:
+            raise ValueError(
+                f"divergence_factor: must be > 1, or 0 to disable, got {self.divergence_factor}"
+            )
 
 
 @dataclass

@@ -3,7 +3,13 @@
 A trainer hands the loop a :class:`TrainingTask`: the model, the examples, how to batch them and
 the loss of a batch (an objective from :mod:`alignlab.objectives`). The loop owns the
 rest: AdamW with a warm-up schedule, gradient accumulation and clipping, ``metrics.jsonl``,
-evaluation, checkpoints, resuming, and the guard against non-finite losses.
+evaluation, checkpoints, resuming, and the guard against divergence.
+
+The guard stops the run, before the step is applied, when a loss or gradient is not
+finite or the loss smoothed over about 10 steps rises past ``divergence_factor`` times
+its running minimum (:class:`DivergenceGuard`). A checkpoint is marked good once a step
+computed on its weights passed the guard with a raw loss within the factor too; the
+error names the last good one and sets later ones aside (:mod:`alignlab.trainers.rundir`).
 
 Steps count optimizer steps. The data order of epoch ``e`` is a permutation drawn from
 ``(seed, e)`` alone, so a resumed run replays the order it would have seen: it loads the
@@ -36,16 +42,24 @@ from alignlab.progress import progress_bar
 from alignlab.trainers.config import LR_SCHEDULES, TrainConfig
 from alignlab.trainers.rundir import (
     MetricsLog,
-    checkpoint_step,
+    checkpoint_state,
+    last_good_checkpoint,
     latest_checkpoint,
+    load_checkpoint,
+    mark_good,
     save_checkpoint,
+    set_aside_after,
 )
 
 Loss = Callable[[torch.nn.Module, dict[str, Tensor]], tuple[Tensor, dict[str, Tensor]]]
 
 
-class NonFiniteLossError(RuntimeError):
-    """A NaN or infinite loss or gradient: the run stopped before the update was applied."""
+class DivergenceError(RuntimeError):
+    """The loss diverged: the run stopped before the update was applied."""
+
+
+class NonFiniteLossError(DivergenceError):
+    """A NaN or infinite loss, gradient or weight: the run stopped."""
 
 
 @dataclass
@@ -128,18 +142,82 @@ class _Window:
         }
 
 
+def _stop(accelerator: Accelerator, run_dir: Path, message: str, error=NonFiniteLossError):
+    """Set aside the checkpoints after the last good one and raise ``error`` naming it."""
+    good = last_good_checkpoint(run_dir)
+    moved = set_aside_after(accelerator, run_dir, good)
+    kept = f"the last good checkpoint is {good}" if good else "no checkpoint is known good"
+    if moved:
+        kept += f"; {len(moved)} later one(s) set aside as step-N.diverged"
+    resume = "; --resume goes on from it (--allow-changes to change lr or more)" if good else ""
+    raise error(
+        f"{message}; training stopped ({kept}). Lower lr, raise warmup_steps, or check the "
+        f"data{resume}."
+    )
+
+
 def _check_finite(accelerator: Accelerator, value: Tensor, what: str, step: int, run_dir: Path):
     finite = bool(torch.isfinite(value).all())
     # Every process stops together: a float flag, since not every backend gathers booleans.
     bad = accelerator.gather(torch.tensor([0.0 if finite else 1.0], device=value.device))
     if bad.any():
-        last = latest_checkpoint(run_dir)
-        kept = f"the last good checkpoint is {last}" if last else "no checkpoint was saved yet"
         shown = "not finite on another process" if finite else f"{float(value.detach().sum())}"
-        raise NonFiniteLossError(
-            f"step {step}: the {what} is {shown}; training stopped before applying it "
-            f"({kept}). Lower lr, raise warmup_steps, or check the data."
-        )
+        _stop(accelerator, run_dir, f"step {step}: the {what} is {shown}, not applied")
+
+
+class DivergenceGuard:
+    """The mean loss of each optimizer step, smoothed, against its running minimum."""
+
+    SMOOTHING = 0.1
+    """Weight of the newest step in the moving average (about the last 10 steps count)."""
+
+    def __init__(self, factor: float | None, state: dict | None = None):
+        self.factor = factor or 0.0
+        self.smoothed: float | None = (state or {}).get("smoothed")
+        self.minimum: float | None = (state or {}).get("minimum")
+        self.losses: list[float] = []
+
+    def state(self) -> dict:
+        """What a checkpoint keeps, so a resumed run's guard goes on as it would have."""
+        return {"smoothed": self.smoothed, "minimum": self.minimum}
+
+    def add(self, loss: Tensor) -> None:
+        self.losses.append(float(loss.detach()))
+
+    def check(self, accelerator: Accelerator, step: int, run_dir: Path) -> bool:
+        """Stop the run if the step's loss diverged; else whether its raw loss was within
+        the factor too (whether the checkpoint it was computed on is good)."""
+        local, self.losses = sum(self.losses) / max(len(self.losses), 1), []
+        if not self.factor:
+            return True
+        device = accelerator.device
+        loss = float(accelerator.reduce(torch.tensor(local, device=device), "mean"))
+        if self.smoothed is None or self.minimum is None:
+            self.smoothed = self.minimum = loss
+            return True
+        self.smoothed += self.SMOOTHING * (loss - self.smoothed)
+        limit = self.factor * self.minimum
+        if self.minimum > 0 and self.smoothed > limit:
+            message = (
+                f"step {step}: the loss diverged: {loss:.4g}, smoothed {self.smoothed:.4g}, "
+                f"passed divergence_factor = {self.factor:g} times its running minimum "
+                f"{self.minimum:.4g}, not applied"
+            )
+            _stop(accelerator, run_dir, message, DivergenceError)
+        self.minimum = min(self.minimum, self.smoothed)
+        return self.minimum <= 0 or loss <= limit
+
+
+def _follow_config(config: TrainConfig, optimizer, scheduler) -> None:
+    """After loading a checkpoint: the lr, schedule and weight decay of ``config``, not of
+    the checkpoint (they differ only where ``allow_changes`` let them)."""
+    inner = scheduler.scheduler
+    inner.base_lrs = [config.lr] * len(optimizer.param_groups)
+    for group, factor in zip(optimizer.param_groups, inner.lr_lambdas, strict=True):
+        group["initial_lr"] = config.lr
+        group["weight_decay"] = config.weight_decay
+        group["lr"] = config.lr * factor(inner.last_epoch)
+    inner._last_lr = [group["lr"] for group in optimizer.param_groups]
 
 
 def _finite_weights(model: torch.nn.Module) -> bool:
@@ -185,17 +263,13 @@ def run_loop(
     total = config.max_steps or config.epochs * steps_per_epoch
     scheduler = accelerator.prepare(_scheduler(config, optimizer, total, accelerator))
 
-    step = 0
+    step, guard = 0, DivergenceGuard(config.divergence_factor)
     checkpoint = latest_checkpoint(run_dir) if config.resume else None
     if checkpoint is not None:
-        try:
-            accelerator.load_state(str(checkpoint))
-        except (RuntimeError, KeyError, ValueError) as e:
-            raise ValueError(
-                f"{checkpoint}: cannot resume from it with this config (resume with the model, "
-                f"lora and optimizer settings the run started with): {str(e)[:300]}"
-            ) from e
-        step = checkpoint_step(checkpoint)
+        load_checkpoint(accelerator, checkpoint)
+        _follow_config(config, optimizer, scheduler)
+        state = checkpoint_state(checkpoint)
+        step, guard = state["step"], DivergenceGuard(config.divergence_factor, state.get("guard"))
     metrics = MetricsLog(run_dir / "metrics.jsonl")
     if accelerator.is_main_process:
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -203,7 +277,7 @@ def run_loop(
     if step == 0 and task.evaluate is not None:
         # The starting point of every curve: the untrained model, at KL 0 from the reference.
         start = {"step": 0, "epoch": 0.0}
-        _log_step(config, task, run_dir, accelerator, model, metrics, start, total)
+        _log_step(config, task, run_dir, accelerator, model, metrics, start, total, guard)
     epoch, skip = divmod(step, steps_per_epoch)
     skip *= config.grad_accum  # micro-batches of this epoch already trained on
 
@@ -221,10 +295,13 @@ def run_loop(
                     _check_finite(accelerator, loss, "loss", step + 1, run_dir)
                     accelerator.backward(loss)
                     window.add(loss, parts, int(batch["attention_mask"].sum()))
+                    guard.add(loss)
                     if accelerator.sync_gradients:
                         max_norm = config.max_grad_norm or math.inf
                         norm = accelerator.clip_grad_norm_(model.parameters(), max_norm)
                         _check_finite(accelerator, norm, "gradient norm", step + 1, run_dir)
+                        if guard.check(accelerator, step + 1, run_dir):
+                            mark_good(accelerator, run_dir, step)  # the weights it ran on
                         window.grad_norms.append(float(norm))
                         window.lr = optimizer.param_groups[0]["lr"]
                     optimizer.step()
@@ -237,7 +314,7 @@ def run_loop(
                 if _logging_due(config, task, step, total):
                     row = {"step": step, "epoch": round(step / steps_per_epoch, 4)}
                     row.update(window.row(accelerator))
-                    _log_step(config, task, run_dir, accelerator, model, metrics, row, total)
+                    _log_step(config, task, run_dir, accelerator, model, metrics, row, total, guard)
                     shown, window = row["loss"], _Window()
                 advance(1, loss=f"{shown:.4f}")
                 if step >= total:
@@ -269,7 +346,7 @@ def _logging_due(config: TrainConfig, task: TrainingTask, step: int, total: int)
     )
 
 
-def _log_step(config, task, run_dir, accelerator, model, metrics, row, total) -> None:
+def _log_step(config, task, run_dir, accelerator, model, metrics, row, total, guard) -> None:
     """Evaluate if due, append ``row`` to metrics.jsonl, and checkpoint if due."""
     step = row["step"]
     if _evaluating(config, task, step, total):
@@ -280,5 +357,6 @@ def _log_step(config, task, run_dir, accelerator, model, metrics, row, total) ->
         metrics.append(row)
     if _saving(config, step):
         if not _finite_weights(model):
-            raise NonFiniteLossError(f"step {step}: the weights are no longer finite")
-        save_checkpoint(accelerator, run_dir, step, config.keep_checkpoints)
+            _stop(accelerator, run_dir, f"step {step}: the weights are no longer finite")
+        state = {"guard": guard.state()}
+        save_checkpoint(accelerator, run_dir, step, config.keep_checkpoints, state)

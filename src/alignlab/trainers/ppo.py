@@ -47,10 +47,11 @@ from alignlab.progress import progress_bar
 from alignlab.trainers.config import PPOConfig
 from alignlab.trainers.kl_control import kl_controller
 from alignlab.trainers.loop import (
-    NonFiniteLossError,
     _check_finite,
     _finite_weights,
+    _follow_config,
     _scheduler,
+    _stop,
     make_accelerator,
 )
 from alignlab.trainers.policy import load_policy, load_reference
@@ -63,9 +64,12 @@ from alignlab.trainers.rollout import (
     rollout_seed,
 )
 from alignlab.trainers.rundir import (
+    CheckpointError,
     MetricsLog,
     checkpoint_step,
     latest_checkpoint,
+    load_checkpoint,
+    mark_good,
     prepare_run_dir,
     save_checkpoint,
 )
@@ -165,15 +169,12 @@ class PPOTrainer:
         checkpoint = latest_checkpoint(self.run_dir) if self.config.resume else None
         if checkpoint is None:
             return 0
+        load_checkpoint(self.accelerator, checkpoint)
+        _follow_config(self.config, self.optimizer, self.scheduler)
         try:
-            self.accelerator.load_state(str(checkpoint))
-            state = json.loads((checkpoint / PPO_STATE).read_text(encoding="utf-8"))
-        except (RuntimeError, KeyError, ValueError, FileNotFoundError) as e:
-            raise ValueError(
-                f"{checkpoint}: cannot resume from it with this config (resume with the model, "
-                f"lora and optimizer settings the run started with): {str(e)[:300]}"
-            ) from e
-        self.controller.load_state_dict(state)
+            self.controller.load_state_dict(json.loads((checkpoint / PPO_STATE).read_text()))
+        except (KeyError, ValueError, TypeError, OSError) as e:
+            raise CheckpointError(f"{checkpoint / PPO_STATE}: unreadable ({e})") from None
         return checkpoint_step(checkpoint)
 
     @property
@@ -227,6 +228,8 @@ class PPOTrainer:
                 with accelerator.accumulate(self.model):
                     loss, metrics = ppo_loss(self.model, minibatch, config)
                     _check_finite(accelerator, loss, "loss", step, self.run_dir)
+                    if count == 0:  # a finite loss of the last step's weights: good
+                        mark_good(accelerator, self.run_dir, step - 1)
                     accelerator.backward(loss)
                     if accelerator.sync_gradients:
                         max_norm = config.max_grad_norm or math.inf
@@ -270,7 +273,7 @@ class PPOTrainer:
             self.metrics.append(row)
         if saving:
             if not _finite_weights(self.model):
-                raise NonFiniteLossError(f"step {step}: the weights are no longer finite")
+                _stop(accelerator, self.run_dir, f"step {step}: the weights are no longer finite")
             save_checkpoint(accelerator, self.run_dir, step, self.config.keep_checkpoints)
 
     def train(self) -> torch.nn.Module:
