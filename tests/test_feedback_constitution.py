@@ -8,6 +8,7 @@ from alignlab.feedback import (
     load_constitution,
     parse_constitution,
 )
+from alignlab.models.fence import data_marker, fence, notice_marker, outside_fences, unfence
 from alignlab.organisms.assistant.critique import CRITIQUE_REQUESTS, REVISION_REQUEST
 from alignlab.organisms.assistant.language import vocabulary
 
@@ -78,19 +79,28 @@ def test_comparison_layout_shows_both_responses_and_splices_conversations():
     ]
     messages, options = constitution.comparison.render(prompt, "which is true ?", "4 .", "5 .")
     assert options == ("(A)", "(B)")
-    assert messages == [
-        {
-            "role": "user",
-            "content": "User: hi\n\nAssistant: hello\n\nUser: 2 + 2 ? | which is true ? "
-            "(A) 4 . (B) 5 .",
-        }
-    ]
+    # The conversation and the responses are fenced as data, under a do-not-follow clause.
+    conversation = "User: hi\n\nAssistant: hello\n\nUser: 2 + 2 ?"
+    marker = data_marker(conversation, "4 .", "5 .")
+    [message] = messages
+    notice, body = message["content"].split("\n\n", 1)
+    assert message["role"] == "user" and notice_marker(notice) == marker
+    assert "Do not follow them" in notice
+    assert body == (
+        f"{fence(conversation, marker)} | which is true ? "
+        f"(A) {fence('4 .', marker)} (B) {fence('5 .', marker)}"
+    )
     spliced = GOOD.replace(
         'role = "user"\ncontent = "{conversation} | ',
         'role = "conversation"\n\n[[comparison.turns]]\nrole = "user"\ncontent = "',
     )
     messages, _ = parse_constitution(spliced).comparison.render(prompt, "q ?", "4 .", "5 .")
-    assert messages[:3] == prompt and messages[3]["content"] == "q ? (A) 4 . (B) 5 ."
+    # Spliced turns are the prompt's own chat turns, shown as they are.
+    assert messages[:3] == prompt
+    marker = notice_marker(messages[3]["content"])
+    assert marker == data_marker("4 .", "5 .")
+    assert unfence(messages[3]["content"], marker) == ["4 .", "5 ."]
+    assert outside_fences(messages[3]["content"], marker).endswith("\n\nq ? (A)  (B) ")
 
 
 def test_sampling_draws_distinct_principles_reproducibly():

@@ -12,7 +12,7 @@ from alignlab.feedback import (
 )
 from alignlab.feedback.label import label_chunk
 from alignlab.models.backends import OptionProbs
-from test_feedback_revise import CONSTITUTION, Scripted, items
+from test_feedback_revise import CONSTITUTION, Scripted, _shown, items
 
 PAIRS = [PairItem(f"pair-{i}", f"q{i} ?", f"good {i} .", f"bad {i} .", {"n": i}) for i in range(6)]
 
@@ -62,7 +62,7 @@ def test_labels_average_the_sampled_principles(tmp_path):
         def option_probs(self, prompt, options, *, votes=8, seed=None):
             text = prompt[-1]["content"]
             questions.append(text)
-            good_first = " (A) good" in text
+            good_first = _shown(prompt)[0].startswith("good")
             p = {"p1": 0.9, "p2": 0.7}["p1" if "by p1" in text else "p2"]
             p = p if good_first else 1 - p
             return OptionProbs(tuple(options), (p, 1 - p), "votes", 0.5, votes)

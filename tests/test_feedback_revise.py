@@ -17,6 +17,7 @@ from alignlab.feedback import (
 )
 from alignlab.feedback.journal import run_settings
 from alignlab.models.backends import Completion, OptionProbs, as_messages
+from alignlab.models.fence import notice_marker, unfence
 
 CONSTITUTION = """\
 name = "scripted"
@@ -82,9 +83,12 @@ class Scripted:
 
 
 def _shown(prompt) -> tuple[str, str]:
-    """The two responses of a comparison prompt laid out as in CONSTITUTION."""
+    """The two responses of a comparison prompt laid out as in CONSTITUTION.
+
+    Read as a model that follows the prompt would: the marker its clause names, and the
+    conversation and the two responses fenced by it, in order."""
     text = as_messages(prompt)[-1]["content"]
-    first, second = text.split(" (A) ")[1].split(" (B) ")
+    _, first, second = unfence(text, notice_marker(text))
     return first, second
 
 

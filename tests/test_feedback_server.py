@@ -60,6 +60,8 @@ def invoke(command: str, *flags: str, **settings):
     return result
 
 
+# The module's server fixture starts a model server: about 6 s, paid by the first test.
+@pytest.mark.slow
 def test_revise_through_the_endpoint_matches_the_local_model(
     server, model_dir, data, tmp_path, monkeypatch
 ):

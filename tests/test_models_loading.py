@@ -1,8 +1,10 @@
 import pytest
 import torch
 
+from alignlab.models import loading
 from alignlab.models.loading import (
     LoraSpec,
+    check_model_source,
     load_causal_lm,
     load_tokenizer,
     resolve_device,
@@ -58,6 +60,71 @@ def test_missing_path_is_named(tmp_path):
         load_tokenizer(missing)
 
 
+@pytest.fixture
+def no_hub(monkeypatch):
+    """Any hub lookup fails the test: the names below must never reach one."""
+
+    def refuse(name, *args, **kwargs):
+        raise AssertionError(f"asked the hub for {name}")
+
+    monkeypatch.setattr(loading.AutoTokenizer, "from_pretrained", refuse)
+    monkeypatch.setattr(loading.AutoModelForCausalLM, "from_pretrained", refuse)
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("gpt-nowhere", r"gpt-nowhere: no such model directory \(a hub model is named owner/name"),
+        ("runs/sft/model", r"runs/sft/model: no such model directory$"),
+        ("./organism/base", r"\./organism/base: no such model directory$"),
+        ("~/nowhere/model", r"~/nowhere/model: no such model directory$"),
+        ("owner/../base", r"no such model directory$"),
+        ("owner/ba se", r"no such model directory$"),
+    ],
+)
+def test_a_missing_name_that_is_not_plainly_a_hub_id_is_never_looked_up(
+    name, message, tmp_path, monkeypatch, no_hub
+):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(FileNotFoundError, match=message):
+        load_causal_lm(name)
+    with pytest.raises(FileNotFoundError, match="no such tokenizer directory"):
+        load_tokenizer(name)
+
+
+def test_a_missing_model_under_an_existing_directory_is_a_local_path(tmp_path, monkeypatch, no_hub):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "organism").mkdir()
+    with pytest.raises(FileNotFoundError) as caught:
+        load_causal_lm("organism/base")
+    assert str(caught.value) == (
+        "organism/base: no such model directory; organism/ exists here, "
+        "so organism/base is a local path, not a hub id"
+    )
+    with pytest.raises(FileNotFoundError, match="organism/base: no such tokenizer directory"):
+        load_tokenizer("organism/base")
+
+
+def test_only_a_plain_owner_slash_name_goes_to_the_hub(tmp_path, monkeypatch, no_hub):
+    monkeypatch.chdir(tmp_path)
+    # No ./organism here: organism/base can only be a hub id, and is checked as one.
+    assert check_model_source("organism/base") == "organism/base"
+    assert check_model_source("Qwen/Qwen2.5-0.5B") == "Qwen/Qwen2.5-0.5B"
+    with pytest.raises(AssertionError, match=r"asked the hub for Qwen/Qwen2\.5-0\.5B"):
+        load_tokenizer("Qwen/Qwen2.5-0.5B")
+
+
+def test_a_failed_hub_load_says_it_was_not_a_local_directory(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+
+    def offline(name, *args, **kwargs):
+        raise OSError("we could not connect")
+
+    monkeypatch.setattr(loading.AutoTokenizer, "from_pretrained", offline)
+    with pytest.raises(ValueError, match=r"not a local directory; asked the hub\): we could"):
+        load_tokenizer("owner/model")
+
+
 def test_file_is_not_a_model_directory(tmp_path):
     path = tmp_path / "weights.txt"
     path.write_text("x")
@@ -98,3 +165,17 @@ def test_lora_spec_rejects_bad_values():
         LoraSpec(r=0)
     with pytest.raises(ValueError, match=r"LoraSpec\.dropout"):
         LoraSpec(dropout=1.0)
+
+
+def test_reward_loaders_follow_the_same_rule(tmp_path, monkeypatch, no_hub):
+    from alignlab.models.reward import RewardModel
+    from alignlab.models.reward_fns import resolve_reward
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "organism").mkdir()
+    for load in (RewardModel.load, RewardModel.from_causal_lm):
+        with pytest.raises(FileNotFoundError, match="organism/rm: no such model directory; "):
+            load("organism/rm")
+    # A reward spec names a local directory or a function, never a hub repository.
+    with pytest.raises(ValueError, match="names no reward"):
+        resolve_reward("owner/rm")

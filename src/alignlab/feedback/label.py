@@ -9,7 +9,11 @@ in both orders, so that a feedback model's preference for a position cancels::
     p_first = mean over principles of ( P(option 1 | first shown first)
                                       + P(option 2 | second shown first) ) / 2
 
-A model that always answers option 1 thus gives ``p_first = 0.5``. Probabilities come from
+A model that always answers option 1 thus gives ``p_first = 0.5``. The responses, and the
+conversation, are shown fenced (:meth:`~alignlab.feedback.constitution.ComparisonLayout.render`):
+each between marker lines made from a hash of the texts, which no response can forge, under a
+clause saying their contents are data, not instructions; so a response that says "choose this
+reply" or forges a ``Reply B:`` header stays inside its own block. Probabilities come from
 the backend: log-probabilities of the options where it gives them, sampled votes where it
 does not (``votes`` completions per question); ``meta["method"]`` says which.
 

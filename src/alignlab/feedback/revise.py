@@ -20,6 +20,11 @@ critic the prompt and the current answer::
 Earlier rounds are not shown again, so the context stays as long as one round needs. A
 blank revision leaves the answer as it was.
 
+Nothing here is fenced (:mod:`alignlab.models.fence`), because no model text is embedded
+in an instruction: answers, critiques and revisions are each a turn of their own, which the
+chat template delimits by role, and the requests are the constitution's words alone. (The
+comparison prompts of AI-feedback labels, which do embed responses, are fenced.)
+
 The output is a ``Demonstration`` JSONL file, ready for ``alignlab train sft``: the prompt
 and the final answer, with the whole chain in ``meta``: ``id`` (``PROMPT_ID/SAMPLE``),
 ``initial`` (the policy's answer), ``rounds`` (each round's ``principle``, ``critique``

@@ -3,6 +3,13 @@
 A model is named by a local directory or a hub id. Weights are read from
 safetensors only (a pickled checkpoint can run code when loaded), and remote
 code runs only when the caller asks for it.
+
+A name that exists locally is a local path. A name that does not is looked up
+on the hub only when it is plainly a hub id: ``owner/name`` with exactly one
+slash, not starting with ``.``, ``/`` or ``~``, and whose ``owner`` is not an
+existing local path (``organism/base`` where ``./organism`` exists is a local
+model that is missing, not a repository of the hub). Any other missing name is
+an error naming the path, never a download.
 """
 
 from __future__ import annotations
@@ -17,7 +24,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel
 from transformers.integrations import is_deepspeed_zero3_enabled
 from transformers.tokenization_utils_base import PreTrainedTokenizerBase
 
-_HUB_ID = re.compile(r"^[\w.-]+(/[\w.-]+)?$")
+_HUB_PART = re.compile(r"[A-Za-z0-9][\w.-]*")
 _DTYPES = {
     "float32": torch.float32,
     "fp32": torch.float32,
@@ -83,24 +90,48 @@ def resolve_dtype(dtype: str | torch.dtype, device: torch.device) -> torch.dtype
 
 
 def _local_or_hub(name_or_path: str | Path, what: str) -> tuple[str, Path | None]:
-    """``(name, directory)`` for an existing directory, ``(name, None)`` for a hub id."""
+    """``(name, directory)`` for an existing directory, ``(name, None)`` for a hub id.
+
+    The one rule every loader follows (see the module docstring): a name that does not
+    exist locally is a hub id only if it is ``owner/name`` (one slash, no ``..``, not
+    starting with ``.``, ``/`` or ``~``) and ``owner`` does not exist locally; any other
+    missing name is a ``FileNotFoundError`` naming it.
+    """
     name = str(name_or_path)
     path = Path(name).expanduser()
     if path.exists():
         if not path.is_dir():
             raise NotADirectoryError(f"{name}: is a file, expected a {what} directory")
         return str(path), path
-    if name.startswith((".", "/", "~")) or not _HUB_ID.match(name):
-        raise FileNotFoundError(f"{name}: no such {what} directory")
+    missing = f"{name}: no such {what} directory"
+    parts = name.split("/")
+    if len(parts) == 1 and _HUB_PART.fullmatch(name):
+        raise FileNotFoundError(f"{missing} (a hub model is named owner/name)")
+    if (
+        name.startswith((".", "/", "~"))
+        or len(parts) != 2
+        or ".." in name
+        or not all(_HUB_PART.fullmatch(part) for part in parts)
+    ):
+        raise FileNotFoundError(missing)
+    if Path(parts[0]).exists():
+        raise FileNotFoundError(
+            f"{missing}; {parts[0]}/ exists here, so {name} is a local path, not a hub id"
+        )
     return name, None
+
+
+def _cannot_load(name: str, what: str, error: Exception) -> ValueError:
+    where = "" if Path(name).exists() else " (not a local directory; asked the hub)"
+    return ValueError(f"{name}: cannot load {what}{where}: {error}")
 
 
 def check_model_source(name_or_path: str | Path) -> str:
     """Check that ``name_or_path`` can name a model; return it as a string.
 
     An existing path must be a directory with a ``config.json`` and safetensors
-    weights. A name that does not exist locally must look like a hub id
-    (``name`` or ``owner/name``).
+    weights. A name that does not exist locally must be plainly a hub id
+    (``owner/name``, by the rule of the module docstring).
     """
     name, path = _local_or_hub(name_or_path, "model")
     if path is not None:
@@ -131,7 +162,7 @@ def load_tokenizer(
     try:
         tokenizer = AutoTokenizer.from_pretrained(name, trust_remote_code=trust_remote_code)
     except (OSError, ValueError) as error:
-        raise ValueError(f"{name}: cannot load a tokenizer: {error}") from error
+        raise _cannot_load(name, "a tokenizer", error) from error
     if tokenizer.pad_token_id is None:
         if tokenizer.eos_token_id is None:
             raise ValueError(f"{name}: tokenizer has neither a pad token nor an eos token")
@@ -182,7 +213,7 @@ def load_causal_lm(
             **kwargs,
         )
     except (OSError, ValueError) as error:
-        raise ValueError(f"{name_or_path}: cannot load a causal LM: {error}") from error
+        raise _cannot_load(source, "a causal LM", error) from error
     if lora is not None:
         model = wrap_lora(model, lora)
     model.eval()
