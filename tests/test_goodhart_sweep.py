@@ -1,6 +1,7 @@
 """Sweeps end to end on a tiny random model with toy rewards: points, curves, plots, the
 CLI, and resuming an interrupted sweep without recomputing its finished points."""
 
+import importlib
 import json
 import shutil
 from types import SimpleNamespace
@@ -10,7 +11,6 @@ import pytest
 from typer.testing import CliRunner
 
 import alignlab.experiments.sweep.best_of_n as bon_module
-import alignlab.models.generation as generation
 from alignlab.cli.goodhart import app
 from alignlab.config import from_dict
 from alignlab.data.io import write_records
@@ -20,6 +20,9 @@ from alignlab.goodhart.curves import read_curves
 from alignlab.goodhart.points import PointStore
 from alignlab.models.reward import RewardModel
 from alignlab.models.reward_fns import batched
+
+# The module (not the function trainers exports under its name) whose draws call generate.
+generation = importlib.import_module("alignlab.trainers.best_of_n")
 
 NS = [1, 2, 4, 8]
 CALLS = {"proxy": 0}
