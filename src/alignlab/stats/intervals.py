@@ -189,12 +189,7 @@ def rate(
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         raise ValueError(f"successes must be booleans or 0/1; item {i} is {successes[i]}")
-    _check_level(level)
-    n = successes.size
-    if n == 0:
-        return Estimate(float("nan"), 0, float("nan"), float("nan"), level)
-    lo, hi = interval(int(successes.sum()), n, level)
-    return Estimate(float(successes.mean()), n, float(lo), float(hi), level)
+    return _counted(successes, interval, level)
 
 
 def expected_rate(chances, *, method: str = DEFAULT_RATE_INTERVAL, level: float = 0.95) -> Estimate:
@@ -212,12 +207,17 @@ def expected_rate(chances, *, method: str = DEFAULT_RATE_INTERVAL, level: float 
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         raise ValueError(f"chances must lie in [0, 1]; item {i} is {chances[i]}")
+    return _counted(chances, interval, level)
+
+
+def _counted(hits: np.ndarray, interval, level: float) -> Estimate:
+    """The rate of ``hits`` (0/1, or chances) with ``interval`` of their sum as the count."""
     _check_level(level)
-    n = chances.size
+    n = hits.size
     if n == 0:
         return Estimate(float("nan"), 0, float("nan"), float("nan"), level)
-    lo, hi = interval(float(chances.sum()), n, level)
-    return Estimate(float(chances.mean()), n, float(lo), float(hi), level)
+    lo, hi = interval(float(hits.sum()), n, level)
+    return Estimate(float(hits.mean()), n, float(lo), float(hi), level)
 
 
 def paired_difference(
