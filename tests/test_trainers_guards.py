@@ -16,22 +16,8 @@ from typer.testing import CliRunner
 
 import alignlab.trainers.sft as sft_module
 from alignlab.cli.train import app as train_app
-from alignlab.data.io import write_records
 from alignlab.trainers import SFTConfig, read_metrics, train_sft
 from alignlab.trainers.rundir import CheckpointError, checkpoint_steps, read_changes
-
-DEMOS = [
-    {"prompt": f"what is {a} + {b} ?", "completion": f"{a} + {b} = {a + b} ."}
-    for a in range(4)
-    for b in range(3)
-]
-
-
-@pytest.fixture(scope="module")
-def train_file(tmp_path_factory):
-    path = tmp_path_factory.mktemp("data") / "sft.jsonl"
-    write_records(path, DEMOS)
-    return path
 
 
 def config(lm_dir, train_file, out, **overrides) -> SFTConfig:

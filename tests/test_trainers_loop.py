@@ -14,18 +14,12 @@ from transformers import LlamaForCausalLM
 
 import alignlab.trainers.sft as sft_module
 from alignlab.config import to_dict, to_toml
-from alignlab.data.io import write_records
 from alignlab.models.loading import LoraSpec
 from alignlab.trainers import NonFiniteLossError, SFTConfig, read_metrics, train_sft
 from alignlab.trainers.loop import EpochSampler
 from alignlab.trainers.rundir import MetricsLog, checkpoint_steps
 from tiny_models import build_tokenizer, tiny_llama_config
 
-DEMOS = [
-    {"prompt": f"what is {a} + {b} ?", "completion": f"{a} + {b} = {a + b} ."}
-    for a in range(4)
-    for b in range(3)
-]
 TIMING = {"tokens_per_s"}
 
 
@@ -39,13 +33,6 @@ def tied_lm_dir(tmp_path_factory):
         model = LlamaForCausalLM(tiny_llama_config(len(tokenizer), tie_word_embeddings=True))
     model.save_pretrained(path)
     tokenizer.save_pretrained(path)
-    return path
-
-
-@pytest.fixture(scope="module")
-def train_file(tmp_path_factory):
-    path = tmp_path_factory.mktemp("data") / "sft.jsonl"
-    write_records(path, DEMOS)
     return path
 
 
