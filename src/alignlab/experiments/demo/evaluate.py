@@ -29,19 +29,22 @@ class HeldOut:
     families: list[str]
     pairs: list[tuple]
     pair_gold: np.ndarray
-    shown: list[int]
-    """Indices of the prompts whose answers the report shows."""
 
     @classmethod
-    def load(cls, organism: Path, pairs, pair_gold, shown_families, limit=None) -> HeldOut:
+    def load(cls, organism: Path, pairs, pair_gold, limit=None) -> HeldOut:
         from alignlab.trainers.tracking import spread
 
         samples = read_records(organism / "data" / "prompts_heldout.jsonl", "sample")
         if limit is not None:
             samples = spread(samples, limit)
         families = [s.meta.get("family", "") for s in samples]
-        shown = [families.index(f) for f in shown_families if f in families]
-        return cls([s.input for s in samples], families, pairs, pair_gold, shown)
+        return cls([s.input for s in samples], families, pairs, pair_gold)
+
+    @property
+    def shown(self) -> list[int]:
+        """Indices of the prompts whose answers the report shows: the first of each of
+        :data:`SHOWN_FAMILIES` there is."""
+        return [self.families.index(f) for f in SHOWN_FAMILIES if f in self.families]
 
     def pair_scores(self, reward_fn) -> np.ndarray:
         """``reward_fn``'s scores of both answers of every held-out pair, ``[N, 2]``."""
@@ -138,15 +141,14 @@ def evaluate_policy(
 def best_of_n_row(
     name: str, bon: dict, point: dict, pair_scores: np.ndarray, held: HeldOut, seed: int, out: Path
 ) -> dict:
-    """The ladder's best-of-n row: the best-of-n curve's ``point`` (gold, analytic KL) with
-    the failure-mode rates of the same selection, from the same samples ``bon`` (prompts,
-    families, responses, ``proxy`` scores) under the same weights, so the row is that
-    point. The answers shown and written are each prompt's pick among its first n samples;
+    """The ladder's best-of-n row at the best-of-n curve's ``point``: its gold and failure
+    rates are those of the same selection, from the same samples ``bon`` (prompts,
+    families, responses, ``proxy`` scores) under the same weights and seed, so the row's
+    gold is that point's, and its KL is the point's analytic one. The answers shown and written are each prompt's pick among its first n samples;
     the agreement is that of ``pair_scores``, the reward's scores of the held-out pairs."""
     n = point["pressure"]
     families = [str(f) for f in bon["families"]]
-    shown = [families.index(f) for f in SHOWN_FAMILIES if f in families]
-    sampled = HeldOut(bon["prompts"], families, held.pairs, held.pair_gold, shown)
+    sampled = HeldOut(bon["prompts"], families, held.pairs, held.pair_gold)
     kl = Estimate(point["kl"], len(bon["prompts"]), point["kl"], point["kl"])
     return _row(
         name,
@@ -157,7 +159,6 @@ def best_of_n_row(
         out,
         weights=selection_weights(bon["proxy"], n),
         picks=select(bon["proxy"], n),
-        gold=point["gold"],
         kl=kl.to_dict(),
         agreement=ordering_agreement(pair_scores, held.pair_gold, seed),
     )

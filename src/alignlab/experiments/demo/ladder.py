@@ -294,7 +294,6 @@ class Demo:
         import torch
 
         from alignlab.experiments.demo.evaluate import (
-            SHOWN_FAMILIES,
             HeldOut,
             best_of_n_row,
             evaluate_policy,
@@ -306,7 +305,7 @@ class Demo:
             torch.set_num_threads(self.config.threads)
         config, seed = self.config, self.config.seed
         pairs, pair_gold, labels = heldout_pairs(self.org / "data" / "prefs_heldout.jsonl")
-        held = HeldOut.load(self.org, pairs, pair_gold, SHOWN_FAMILIES, config.eval_prompts)
+        held = HeldOut.load(self.org, pairs, pair_gold, config.eval_prompts)
         bon = models["bon"]
         curves = goodhart.bon_curves(bon["proxy"], bon["gold"], config.bon_ns, seed)
         best = max(curves[0]["points"], key=lambda p: p["gold"]["value"])
