@@ -27,9 +27,7 @@ def _ns(text: str) -> list[int]:
         raise typer.BadParameter(
             f"{text!r}: expected comma-separated integers, e.g. 1,2,4,8"
         ) from None
-    if not ns or ns[0] < 1:
-        raise typer.BadParameter(f"{text!r}: every n must be a positive integer")
-    return ns
+    return ns  # BestOfNConfig checks that each is positive
 
 
 @app.callback(invoke_without_command=True)

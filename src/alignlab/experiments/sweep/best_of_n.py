@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from alignlab.config import fingerprint
-from alignlab.data.io import complete_lines
+from alignlab.data.io import complete_lines, read_records
 from alignlab.data.records import Text
 from alignlab.experiments.sweep.config import SweepConfig
 from alignlab.goodhart.points import PointStore, exact
@@ -42,8 +42,11 @@ from alignlab.goodhart.scoring import (
     reshape,
     word_counts,
 )
+from alignlab.models.loading import load_causal_lm, load_tokenizer
+from alignlab.objectives import best_of_n_kl
 from alignlab.progress import progress_bar
 from alignlab.trainers.best_of_n import draw, selection_weights
+from alignlab.trainers.tracking import spread
 
 RUN = "best_of_n"
 ORACLE_RUN = "oracle/best_of_n"
@@ -52,9 +55,6 @@ ORACLE_RUN = "oracle/best_of_n"
 def read_prompt_samples(path: str, max_prompts: int) -> list:
     """At most ``max_prompts`` records of a Sample file, spread evenly over it: the prompts
     a sweep optimizes over, with their ``meta``."""
-    from alignlab.data.io import read_records
-    from alignlab.trainers.tracking import spread
-
     samples = read_records(path, "sample")
     if not samples:
         raise ValueError(f"{path}: holds no prompts")
@@ -191,8 +191,6 @@ class SampleSource:
 
     def policy(self):
         """``(policy, tokenizer)``, loaded on first use."""
-        from alignlab.models.loading import load_causal_lm, load_tokenizer
-
         if self._model is None:
             config = self.config
             self._model = (
@@ -204,8 +202,6 @@ class SampleSource:
 
 def sweep_best_of_n(config: SweepConfig, store: PointStore, scorers: Scorers) -> None:
     """Add every missing best-of-n (and oracle) point of every split to ``store``."""
-    from alignlab.objectives import best_of_n_kl
-
     runs = {RUN: "proxy"}
     if config.best_of_n.oracle:
         if scorers.gold is None:
