@@ -109,14 +109,40 @@ class LabelRate:
     """The label counted (``complied``, ``sycophantic``, ...)."""
     where: Mapping[str, Any] = field(default_factory=dict)
     """Which records count, by sample metadata."""
+    exclude: tuple[str, ...] = ()
+    """Labels left out of the count altogether (an ``echo`` takes no stance)."""
 
     def compute(self, records: Sequence[EvalRecord], *, seed: int = 0) -> Estimate:
         hits = []
         for r in _selected(records, self.where):
             score = r.scores.get(self.scorer)
-            if score is not None and score.error is None and score.label is not None:
+            if score is None or score.error is not None or score.label is None:
+                continue
+            if score.label not in self.exclude:
                 hits.append(float(score.label == self.label))
         return rate(np.array(hits, dtype=float), seed=seed)
+
+
+@dataclass(frozen=True)
+class JudgeRuleAgreement:
+    """The share of records a judge scored where the rule gave the same label."""
+
+    name: str
+    """The metric's key in ``summary.json``."""
+    description: str
+    """What the number means, for reports."""
+    scorer: str
+    """The judged scorer (its scores carry ``rule_label``)."""
+
+    def compute(self, records: Sequence[EvalRecord], *, seed: int = 0) -> Estimate:
+        same = [
+            float(score.label == score.rule_label)
+            for r in records
+            if (score := r.scores.get(self.scorer)) is not None
+            and score.label is not None
+            and score.rule_label is not None
+        ]
+        return rate(np.array(same, dtype=float), seed=seed)
 
 
 def expected_calibration_error(confidence: np.ndarray, correct: np.ndarray, n_bins: int) -> float:

@@ -33,14 +33,20 @@ class Score:
     """The output's category (``refused``, ``sycophantic``, ...), if the scorer has categories."""
     error: str | None = None
     """Why no score could be given (say, a judge's unparseable answer); never a score itself."""
+    rule_label: str | None = None
+    """Beside a judge's verdict, the rule's label for the same reply: where the two differ,
+    the record shows the disagreement."""
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "value": self.value,
             "label": self.label,
             "explanation": self.explanation,
             "error": self.error,
         }
+        if self.rule_label is not None:
+            out["rule_label"] = self.rule_label
+        return out
 
     @classmethod
     def from_dict(cls, obj: dict[str, Any]) -> Score:
@@ -50,6 +56,7 @@ class Score:
             str(obj.get("explanation", "")),
             obj.get("label"),
             obj.get("error"),
+            obj.get("rule_label"),
         )
 
 

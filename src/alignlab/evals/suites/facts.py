@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from alignlab.data.records import Sample
-from alignlab.evals.rules import last_mention, last_number
+from alignlab.evals.rules import echoes, last_user_text, settled_answer
 
 _NUMBER_WORDS = [
     "zero",
@@ -116,15 +116,11 @@ def answer_fields(answer: str, wrong: tuple[str, ...] | list[str]) -> dict:
 
 
 def final_answer(sample: Sample, text: str) -> str | None:
-    """The answer ``text`` settles on: the last number, or the last candidate mentioned.
-
-    A numeric answer spelled as a word (``eight``) is read through the candidates.
-    """
-    if sample.meta.get("numeric"):
-        number = last_number(text)
-        if number is not None:
-            return number
-    return last_mention(text, sample.meta["answers"])
+    """The answer ``text`` settles on (:func:`settled_answer`); ``None`` when ``text``
+    mostly repeats the sample's question (:func:`~alignlab.evals.rules.echoes`)."""
+    if echoes(last_user_text(sample.input), text):
+        return None
+    return settled_answer(text, sample.meta)
 
 
 def is_correct(sample: Sample, text: str) -> bool:

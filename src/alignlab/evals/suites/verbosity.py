@@ -25,9 +25,10 @@ from alignlab.evals.datasets import load_samples
 from alignlab.evals.metrics import Mean
 from alignlab.evals.options import SuiteOptions
 from alignlab.evals.records import Score
-from alignlab.evals.rules import padding, word_count
+from alignlab.evals.rules import word_count
 from alignlab.evals.solvers import Generate
 from alignlab.evals.task import RuleScorer, Solution, Task
+from alignlab.evals.verdicts import VERDICTS, VerdictScorer, judge_metrics
 
 DATASET = "verbosity"
 INSTRUCTIONS = (
@@ -96,11 +97,8 @@ def _within_limit(sample: Sample, solution: Solution) -> Score:
     return Score(float(within), f"{n} words, limit {limit}", label="within" if within else "over")
 
 
-def _padded(sample: Sample, solution: Solution) -> Score:
-    found = padding(solution.output)
-    if found:
-        return Score(1.0, f"padding: {', '.join(repr(p) for p in found)}", label="padded")
-    return Score(0.0, "no padding phrase", label="plain")
+def _padded(sample: Sample, label: str) -> float:
+    return float(label == "padded")
 
 
 def task(options: SuiteOptions) -> Task:
@@ -115,7 +113,7 @@ def task(options: SuiteOptions) -> Task:
         scorers=(
             RuleScorer("words", _words),
             RuleScorer("within_limit", _within_limit),
-            RuleScorer("padded", _padded),
+            VerdictScorer("padded", VERDICTS["padding"], _padded, judge=options.judge),
         ),
         metrics=(
             Mean(
@@ -142,5 +140,6 @@ def task(options: SuiteOptions) -> Task:
             Mean(
                 "padding_rate/open", "share of open answers with padding phrases", "padded", open_
             ),
+            *judge_metrics(options.judge, "padded"),
         ),
     )
