@@ -239,6 +239,7 @@ def main() -> None:
                 ReviseConfig,
                 {
                     **common,
+                    "constitution": "organism",
                     "prompts": str(data / "prompts_train.jsonl"),
                     "output": str(revisions),
                     "policy": {"model": str(sft), "device": "cpu"},
@@ -270,6 +271,7 @@ def main() -> None:
                     LabelConfig,
                     {
                         **common,
+                        "constitution": "organism",
                         "pairs": str(data / pairs),
                         "output": str(runs / f"{name}.jsonl"),
                         "feedback": feedback,

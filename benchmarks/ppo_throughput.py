@@ -96,7 +96,7 @@ def generation_pass(config: PPOConfig, step: int) -> tuple[float, float]:
 
 
 def main() -> None:
-    defaults = PPOConfig()
+    defaults = PPOConfig(model="-", prompts="-", eval_prompts="-")  # for the defaults only
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=12)
     parser.add_argument("--rollout-size", type=int, default=defaults.rollout_size)

@@ -4,7 +4,8 @@ from typer.testing import CliRunner
 
 from alignlab.cli import app
 from alignlab.cli.config import STAGES, stage_class
-from alignlab.config import field_docs, load_config
+from alignlab.config import from_dict, load_config, required_fields
+from alignlab.config.docs import field_docs
 
 # The stage classes live next to the trainers, which import torch: import them all once,
 # when the module is collected, so that no test pays for it.
@@ -37,8 +38,9 @@ def test_list_and_show_without_a_stage_name_every_stage():
         (
             "sft",
             [
-                'train_file: str = "organism/data/sft.jsonl"',
-                "    Demonstrations: JSONL, Parquet or a datasets directory.",
+                "train_file: str | None = required",
+                "    Demonstrations: JSONL, Parquet or a datasets directory. Required.",
+                "eval_prompts: str | None = unset",
             ],
         ),
         (
@@ -51,7 +53,10 @@ def test_list_and_show_without_a_stage_name_every_stage():
         ("ppo", ["kl_target: float | None = unset"]),
         ("sweep", ["best_of_n: BestOfNSweep = [table]", "best_of_n.oracle: bool = true"]),
         ("organism", ["corpus.n_chats: int = 30000"]),
-        ("cai-revise", ['policy.model: str = "runs/sft/model"']),
+        (
+            "cai-revise",
+            ['policy.model: str | None = "runs/sft/model"', "prompts: str | None = required"],
+        ),
     ],
 )
 def test_show_prints_each_field_with_its_type_default_and_doc(stage, lines):
@@ -78,7 +83,17 @@ def test_every_stage_template_loads_back_as_its_defaults(stage, tmp_path):
     path = tmp_path / f"{stage}.toml"
     result = invoke("show", stage, "--toml", str(path))
     assert result.exit_code == 0, result.output
-    assert load_config(CLASSES[stage], path) == CLASSES[stage]()
+    cls = CLASSES[stage]
+    # Required inputs have no default: the template names them, and a run gives them.
+    required = required_fields(cls)
+    given = {name: "x.jsonl" for name in required}
+    if stage == "cai-label":
+        given = {"pairs": "x.jsonl", "feedback": {"model": "m"}}
+    text = path.read_text()
+    for name in required:
+        assert f"# {name} = ... (required)" in text or f"# [{name}]" in text
+    overrides = [f"{k}.model=m" if isinstance(v, dict) else f"{k}={v}" for k, v in given.items()]
+    assert load_config(cls, path, overrides) == from_dict(cls, given)
 
 
 def test_toml_prints_the_template_and_nested_fields_sit_under_their_table(tmp_path):

@@ -7,14 +7,13 @@ import pytest
 from alignlab.config import (
     ConfigError,
     changed_fields,
-    config_template,
-    field_docs,
     fingerprint,
     from_dict,
     load_config,
     to_dict,
     to_toml,
 )
+from alignlab.config.docs import config_template, field_docs
 
 
 @dataclass

@@ -27,10 +27,11 @@ from typer.testing import CliRunner
 
 from alignlab.cli.eval import app
 from alignlab.data.records import Sample
+from alignlab.data.text import normalize
 from alignlab.evals import build_tasks, read_eval_records
 from alignlab.evals.options import SuiteOptions
 from alignlab.evals.records import Score
-from alignlab.evals.rules import normalize, refusal, word_count
+from alignlab.evals.rules import refusal, word_count
 from alignlab.evals.runner import RunConfig, evaluate_chunk, run_eval
 from alignlab.evals.solvers import Generate
 from alignlab.evals.task import RuleScorer, Task

@@ -4,6 +4,7 @@ from alignlab.data import Comparison, read_records, write_records
 from alignlab.feedback import (
     Journal,
     LabelConfig,
+    ModelSpec,
     PairItem,
     label_pairs,
     parse_constitution,
@@ -14,11 +15,12 @@ from alignlab.feedback.label import label_chunk
 from alignlab.models.backends import OptionProbs
 from test_feedback_revise import CONSTITUTION, Scripted, _shown, items
 
+REQUIRED = {"pairs": "pairs.jsonl", "feedback": ModelSpec("m")}
 PAIRS = [PairItem(f"pair-{i}", f"q{i} ?", f"good {i} .", f"bad {i} .", {"n": i}) for i in range(6)]
 
 
 def label(tmp_path, backend, pairs=PAIRS, **settings):
-    config = LabelConfig(progress=False, **settings)
+    config = LabelConfig(**{**REQUIRED, "progress": False, **settings})
     journal = Journal(tmp_path / "labels.jsonl", "comparison", {}, resume=False)
     summary = label_pairs(pairs, backend, parse_constitution(CONSTITUTION), config, journal)
     return summary, read_records(tmp_path / "labels.jsonl", "comparison")
@@ -52,7 +54,7 @@ def test_clamping_bounds_the_label_not_the_evidence(tmp_path):
     assert all(r.chosen.startswith("good") and r.weight == pytest.approx(0.6) for r in records)
     assert all(r.meta["p_by_principle"] == [pytest.approx(0.99)] * 4 for r in records)
     with pytest.raises(ValueError, match="clamp"):
-        LabelConfig(clamp=0.5)
+        LabelConfig(**REQUIRED, clamp=0.5)
 
 
 def test_labels_average_the_sampled_principles(tmp_path):
@@ -89,7 +91,7 @@ def test_preferring_the_second_response_makes_it_chosen(tmp_path):
 
 def test_labelling_resumes_by_pair(tmp_path):
     backend = Scripted(prefer=lambda first, second: 0.7 if first.startswith("good") else 0.3)
-    config = LabelConfig(progress=False, chunk_size=4)
+    config = LabelConfig(**REQUIRED, progress=False, chunk_size=4)
     constitution = parse_constitution(CONSTITUTION)
     journal = Journal(tmp_path / "labels.jsonl", "comparison", {}, resume=False)
     journal.append(label_chunk(PAIRS[:4], backend, constitution, config))
@@ -144,7 +146,12 @@ def test_sampled_pairs_are_two_different_responses(tmp_path):
 
 
 def test_label_config_needs_pairs_or_prompts_with_a_policy():
+    with pytest.raises(ValueError, match=r"LabelConfig.pairs or LabelConfig.prompts is required"):
+        LabelConfig(feedback=ModelSpec("m"))
     with pytest.raises(ValueError, match="exactly one"):
-        LabelConfig(pairs=None)
+        LabelConfig(feedback=ModelSpec("m"), pairs="a.jsonl", prompts="p.jsonl")
+    with pytest.raises(ValueError, match=r"LabelConfig.feedback is required \(--set feedback"):
+        LabelConfig(pairs="a.jsonl")
+    assert LabelConfig(**REQUIRED).constitution == "default"
     with pytest.raises(ValueError, match="policy"):
-        LabelConfig(pairs=None, prompts="p.jsonl")
+        LabelConfig(feedback=ModelSpec("m"), pairs=None, prompts="p.jsonl")

@@ -16,6 +16,7 @@ from alignlab.feedback import (
     read_prompts,
 )
 from alignlab.feedback.journal import run_settings
+from alignlab.feedback.revise import on_topic, rejected_path, summary
 from alignlab.models.backends import Completion, OptionProbs, as_messages
 from alignlab.models.fence import notice_marker, unfence
 
@@ -97,19 +98,33 @@ def items(n: int) -> list[PromptItem]:
 
 
 def run(tmp_path, config: ReviseConfig, policy, critic=None, n=5, resume=False, name="out"):
-    journal = Journal(
-        tmp_path / f"{name}.jsonl", "demonstration", {"seed": config.seed}, resume=resume
-    )
+    settings = {"seed": config.seed}
+    journal = Journal(tmp_path / f"{name}.jsonl", "demonstration", settings, resume=resume)
+    rejected = Journal(rejected_path(journal.path), "sample", settings, resume=resume)
+    constitution = parse_constitution(CONSTITUTION)
     counts = critique_revise(
-        items(n), policy, critic or policy, parse_constitution(CONSTITUTION), config, journal
+        items(n), policy, critic or policy, constitution, config, journal, rejected
     )
     return counts, read_records(tmp_path / f"{name}.jsonl", "demonstration")
 
 
+def rejected_rows(tmp_path, name="out"):
+    return read_records(tmp_path / f"{name}.rejected.jsonl", "sample")
+
+
 def test_each_round_critiques_and_revises_the_current_answer(tmp_path):
-    config = ReviseConfig(rounds=3, chunk_size=2, progress=False)
+    config = ReviseConfig(prompts="p.jsonl", rounds=3, chunk_size=2, progress=False)
     counts, records = run(tmp_path, config, Scripted())
-    assert counts == {"written": 5, "total": 5, "changed": 5, "blank": 0}
+    assert counts == {
+        "revised": 5,
+        "unchanged": 0,
+        "failed": 0,
+        "empty": 0,
+        "off_topic": 0,
+        "total": 5,
+        "written": 5,
+    }
+    assert summary(counts) == "5 revised, 0 unchanged, 0 failed (empty 0, off-topic 0)"
     assert [r.meta["id"] for r in records] == [f"q{i}/0" for i in range(5)]
     for r in records:
         rounds = r.meta["rounds"]
@@ -120,12 +135,16 @@ def test_each_round_critiques_and_revises_the_current_answer(tmp_path):
         assert rounds[1]["critique"] == f"critique of {rounds[0]['revision']}"
         assert r.response == f"{r.meta['initial']} +{ids[0]} +{ids[1]} +{ids[2]}"
         assert r.meta["family"] == "test" and r.meta["constitution"] == "scripted"
+        assert r.meta["status"] == "revised"
+        assert [step["status"] for step in rounds] == ["revised"] * 3
         assert r.meta["policy"] == r.meta["critic"] == "scripted"
 
 
 def test_the_critic_sees_only_the_prompt_and_the_current_answer(tmp_path):
     policy, critic = Scripted("policy"), Scripted("critic")
-    _, records = run(tmp_path, ReviseConfig(rounds=2, progress=False), policy, critic, n=2)
+    _, records = run(
+        tmp_path, ReviseConfig(prompts="p.jsonl", rounds=2, progress=False), policy, critic, n=2
+    )
     assert len(policy.asked) == 2  # the first answers only
     revision_asked = [m for m in critic.asked if m[-1]["content"].startswith("revise by")]
     assert [m["role"] for m in revision_asked[0]] == [
@@ -141,7 +160,7 @@ def test_the_critic_sees_only_the_prompt_and_the_current_answer(tmp_path):
 
 
 def test_principles_are_drawn_per_answer_and_round_and_reproducibly(tmp_path):
-    config = ReviseConfig(rounds=4, progress=False)
+    config = ReviseConfig(prompts="p.jsonl", rounds=4, progress=False)
     _, first = run(tmp_path, config, Scripted(), n=20, name="a")
     _, again = run(tmp_path, config, Scripted(), n=20, name="b")
     drawn = [[s["principle"] for s in r.meta["rounds"]] for r in first]
@@ -150,7 +169,7 @@ def test_principles_are_drawn_per_answer_and_round_and_reproducibly(tmp_path):
     assert len({tuple(row) for row in drawn}) > 3
 
 
-def test_a_blank_revision_keeps_the_answer(tmp_path):
+def test_a_blank_revision_keeps_the_answer_and_fails(tmp_path):
     class Silent(Scripted):
         def generate(self, requests, *, progress=False):
             done = super().generate(requests)
@@ -159,9 +178,70 @@ def test_a_blank_revision_keeps_the_answer(tmp_path):
                 for r, c in zip(requests, done, strict=True)
             ]
 
-    counts, records = run(tmp_path, ReviseConfig(progress=False), Silent(), n=2)
-    assert [r.response for r in records] == [r.meta["initial"] for r in records]
-    assert counts["changed"] == 0
+    counts, records = run(tmp_path, ReviseConfig(prompts="p.jsonl", progress=False), Silent(), n=2)
+    assert records == []  # nothing revised: nothing to fine-tune on
+    rows = rejected_rows(tmp_path)
+    assert [r.meta["answer"] for r in rows] == [r.meta["initial"] for r in rows]
+    assert {(r.meta["status"], r.meta["reason"]) for r in rows} == {("failed", "empty")}
+    assert (counts["revised"], counts["failed"], counts["empty"]) == (0, 2, 2)
+
+
+def test_revisions_are_counted_as_revised_unchanged_empty_or_off_topic(tmp_path):
+    """One answer of each kind: only the revised one is SFT data; each row says what it is."""
+
+    class Mixed(Scripted):
+        def generate(self, requests, *, progress=False):
+            done = super().generate(requests)
+            out = []
+            for request, completion in zip(requests, done, strict=True):
+                messages = as_messages(request.prompt)
+                text = completion.texts[0]
+                if messages[-1]["content"].startswith("revise by"):
+                    answer, question = messages[-4]["content"], messages[0]["content"]
+                    text = {
+                        "question 0 ?": text,  # revised: the answer, extended
+                        "question 1 ?": f"  {answer.upper()} ",  # unchanged
+                        "question 2 ?": "",  # empty
+                        "question 3 ?": "zebras juggle purple xylophones",  # off-topic
+                    }[question]
+                out.append(Completion((text,), ("stop",), model=self.name))
+            return out
+
+    config = ReviseConfig(prompts="p.jsonl", progress=False)
+    counts, records = run(tmp_path, config, Mixed(), n=4)
+    assert counts == {
+        "revised": 1,
+        "unchanged": 1,
+        "failed": 2,
+        "empty": 1,
+        "off_topic": 1,
+        "total": 4,
+        "written": 4,
+    }
+    assert summary(counts) == "1 revised, 1 unchanged, 2 failed (empty 1, off-topic 1)"
+    assert [(r.meta["id"], r.meta["status"]) for r in records] == [("q0/0", "revised")]
+    rows = {r.meta["id"]: r for r in rejected_rows(tmp_path)}
+    assert {k: (r.meta["status"], r.meta.get("reason")) for k, r in rows.items()} == {
+        "q1/0": ("unchanged", None),
+        "q2/0": ("failed", "empty"),
+        "q3/0": ("failed", "off-topic"),
+    }
+    assert [rows[k].meta["rounds"][0]["status"] for k in ("q1/0", "q2/0", "q3/0")] == [
+        "unchanged",
+        "empty",
+        "off-topic",
+    ]
+    assert all(r.meta["answer"] == r.meta["initial"] for r in rows.values())
+    # A resumed run finds every answer done, revised or not.
+    again, _ = run(tmp_path, config, Mixed(), n=4, resume=True)
+    assert again == {**counts, "written": 0}
+
+
+def test_off_topic_means_sharing_almost_no_content_words():
+    assert on_topic("the answer is 6 .", "what is 2 + 4 ? the answer is 5 .", 0.1)
+    assert not on_topic("zebras juggle purple xylophones", "what is 2 + 4 ?", 0.1)
+    assert on_topic("it is .", "what is 2 + 4 ?", 0.1)  # no content words: nothing to judge
+    assert on_topic("zebras juggle", "what is 2 + 4 ?", 0.0)
 
 
 def test_every_answer_draws_with_a_seed_of_its_own(tmp_path):
@@ -174,7 +254,7 @@ def test_every_answer_draws_with_a_seed_of_its_own(tmp_path):
             self.seen.extend(r.seed for r in requests if r.temperature > 0)
             return super().generate(requests)
 
-    config = ReviseConfig(samples_per_prompt=3, progress=False)
+    config = ReviseConfig(prompts="p.jsonl", samples_per_prompt=3, progress=False)
     chunked, one_by_one = Seeds(), Seeds()
     _, records = run(tmp_path, config, chunked, n=2)
     assert [r.meta["id"] for r in records] == ["q0/0", "q0/1", "q0/2", "q1/0", "q1/1", "q1/2"]
@@ -186,7 +266,7 @@ def test_every_answer_draws_with_a_seed_of_its_own(tmp_path):
 
 
 def test_a_stopped_run_resumes_without_repeating_work(tmp_path):
-    config = ReviseConfig(rounds=2, chunk_size=2, progress=False)
+    config = ReviseConfig(prompts="p.jsonl", rounds=2, chunk_size=2, progress=False)
     _, whole = run(tmp_path, config, Scripted(), n=5, name="whole")
     broken = Scripted()
     broken.fail_after = 12  # dies inside the second chunk, after its first answers
@@ -215,13 +295,17 @@ def test_an_output_is_not_overwritten_or_resumed_with_other_settings(tmp_path):
 def test_a_resumed_run_may_change_how_it_runs_but_not_what_it_writes(tmp_path):
     out = tmp_path / "out.jsonl"
     write_records(out, [Demonstration("p", "r", {"id": "q0/0"})])
-    first = ReviseConfig(output=str(out), policy=ModelSpec("m", base_url="http://x/v1"))
+    first = ReviseConfig(
+        prompts="p.jsonl", output=str(out), policy=ModelSpec("m", base_url="http://x/v1")
+    )
     Journal(out, "demonstration", run_settings(first), resume=True)
     faster = ReviseConfig(
-        output=str(out), policy=ModelSpec("m", base_url="http://x/v1", concurrency=32, timeout=5)
+        prompts="p.jsonl",
+        output=str(out),
+        policy=ModelSpec("m", base_url="http://x/v1", concurrency=32, timeout=5),
     )
     Journal(out, "demonstration", run_settings(faster), resume=True)
-    other = ReviseConfig(output=str(out), rounds=2, policy=faster.policy)
+    other = ReviseConfig(prompts="p.jsonl", output=str(out), rounds=2, policy=faster.policy)
     with pytest.raises(ResumeError, match="rounds is 1 but this run has 2"):
         Journal(out, "demonstration", run_settings(other), resume=True)
 
@@ -243,8 +327,13 @@ def test_prompts_come_from_samples_or_demonstrations(tmp_path):
 
 def test_config_checks_its_values():
     with pytest.raises(ValueError, match="rounds"):
-        ReviseConfig(rounds=0)
+        ReviseConfig(prompts="p.jsonl", rounds=0)
     with pytest.raises(ValueError, match="api_key_env"):
         ModelSpec("m", api_key_env="KEY")
-    assert load_constitution(ReviseConfig().constitution).name == "assistant-world"
-    assert json.loads(json.dumps(ReviseConfig().policy.__dict__))["model"] == "runs/sft/model"
+    assert (
+        load_constitution(ReviseConfig(prompts="p.jsonl").constitution).name == "alignlab-default"
+    )
+    assert (
+        json.loads(json.dumps(ReviseConfig(prompts="p.jsonl").policy.__dict__))["model"]
+        == "runs/sft/model"
+    )

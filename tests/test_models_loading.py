@@ -133,7 +133,9 @@ def test_file_is_not_a_model_directory(tmp_path):
 
 
 def test_directory_without_config(tmp_path):
-    with pytest.raises(ValueError, match=r"not a model directory \(no config.json\)"):
+    with pytest.raises(
+        ValueError, match=r"not a model directory \(no config.json, no adapter_config.json\)"
+    ):
         load_causal_lm(tmp_path)
 
 

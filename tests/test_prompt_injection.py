@@ -14,6 +14,7 @@ import pytest
 from alignlab.feedback import (
     Journal,
     LabelConfig,
+    ModelSpec,
     PairItem,
     PromptItem,
     ReviseConfig,
@@ -146,7 +147,13 @@ def pairs(inject: str = "") -> list[PairItem]:
 
 def labels(tmp_path, labeller, items, name="labels.jsonl"):
     journal = Journal(tmp_path / name, "comparison", {}, resume=False)
-    label_pairs(items, labeller, load_constitution("default"), LabelConfig(progress=False), journal)
+    label_pairs(
+        items,
+        labeller,
+        load_constitution("default"),
+        LabelConfig(pairs="x.jsonl", feedback=ModelSpec("m"), progress=False),
+        journal,
+    )
     return journal.records
 
 
@@ -199,7 +206,7 @@ def test_revision_shows_a_forging_answer_as_one_turn_of_its_own():
         policy,
         policy,
         constitution,
-        ReviseConfig(progress=False),
+        ReviseConfig(prompts="p.jsonl", progress=False),
     )
     asked = policy.asked[1]  # the critique request
     assert asked[:2] == [

@@ -76,10 +76,19 @@ def test_train_reward_and_dpo(workspace, tmp_path):
     ("args", "code", "message"),
     [
         (["sft", "--set", "learning_rate=1"], 2, "unknown key 'learning_rate'"),
-        (["sft", "--set", "batch_size=0"], 2, "batch_size: must be >= 1"),
-        (["dpo", "--set", "loss_type=nope"], 2, "loss_type: unknown 'nope'"),
+        (
+            ["sft", *sets(model="m", train_file="t.jsonl", batch_size=0)],
+            2,
+            "batch_size: must be >= 1",
+        ),
+        (
+            ["dpo", *sets(model="m", train_file="t.jsonl", loss_type="nope")],
+            2,
+            "loss_type: unknown 'nope'",
+        ),
+        (["sft", "--set", "train_file=t.jsonl"], 2, "SFTConfig.model is required (--set model="),
         (["reward", "--config", "missing.toml"], 2, "no such config file"),
-        (["sft", "--set", "train_file=missing.jsonl"], 1, "missing.jsonl"),
+        (["sft", "--set", "model=m", "--set", "train_file=missing.jsonl"], 1, "missing.jsonl"),
     ],
 )
 def test_user_errors_exit_non_zero_without_a_traceback(args, code, message, tmp_path):

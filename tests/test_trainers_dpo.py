@@ -124,8 +124,8 @@ def test_hard_label_losses_refuse_soft_labels(lm_dir, data, tmp_path):
 
 def test_bad_dpo_settings_are_refused():
     with pytest.raises(ValueError, match=r"loss_type: unknown 'kto'; known: .*simpo"):
-        DPOConfig(loss_type="kto")
+        DPOConfig(model="m", train_file="t.jsonl", loss_type="kto")
     with pytest.raises(ValueError, match="beta: must be > 0"):
-        DPOConfig(beta=0.0)
+        DPOConfig(model="m", train_file="t.jsonl", beta=0.0)
     with pytest.raises(ValueError, match="'hinge' does not use it"):
-        DPOConfig(loss_type="hinge", label_smoothing=0.1)
+        DPOConfig(model="m", train_file="t.jsonl", loss_type="hinge", label_smoothing=0.1)

@@ -62,8 +62,9 @@ def test_same_seed_same_numbers_other_seed_other_numbers(lm_dir, train_file, tmp
     train_sft(config(lm_dir, train_file, tmp_path / "c", seed=1))
     assert numbers(tmp_path / "a") == numbers(tmp_path / "b")
     assert numbers(tmp_path / "a") != numbers(tmp_path / "c")
-    weights_a = load_file(tmp_path / "a" / "model" / "model.safetensors")
-    weights_b = load_file(tmp_path / "b" / "model" / "model.safetensors")
+    # A LoRA run saves its adapter (peft's format), not merged weights.
+    weights_a = load_file(tmp_path / "a" / "model" / "adapter_model.safetensors")
+    weights_b = load_file(tmp_path / "b" / "model" / "adapter_model.safetensors")
     assert all(torch.equal(weights_a[k], weights_b[k]) for k in weights_a)
 
 
@@ -99,8 +100,9 @@ def test_non_finite_loss_stops_and_the_run_resumes_to_the_same_numbers(
     monkeypatch.setattr(sft_module, "sft_loss", real_loss)
     train_sft(replace(cut, resume=True))
     assert numbers(tmp_path / "cut") == numbers(tmp_path / "whole")
-    whole = load_file(tmp_path / "whole" / "model" / "model.safetensors")
-    resumed = load_file(tmp_path / "cut" / "model" / "model.safetensors")
+    weights = "model.safetensors" if tied else "adapter_model.safetensors"  # LoRA: the adapter
+    whole = load_file(tmp_path / "whole" / "model" / weights)
+    resumed = load_file(tmp_path / "cut" / "model" / weights)
     assert all(torch.equal(whole[k], resumed[k]) for k in whole)
 
 

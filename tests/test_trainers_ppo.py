@@ -183,7 +183,7 @@ def test_cli_trains_resumes_and_reports_errors(lm_dir, prompts_file, tmp_path):
     assert resumed.exit_code == 0, resumed.output
     assert [r["step"] for r in read_metrics(out)] == [0, 1, 2, 3]
 
-    bad = runner.invoke(train_app, ["ppo", "--set", "kl_coef=-1"])
+    bad = runner.invoke(train_app, ["ppo", "--config", str(config_file), "--set", "kl_coef=-1"])
     assert bad.exit_code == 2 and "kl_coef" in bad.output and "Traceback" not in bad.output
 
 

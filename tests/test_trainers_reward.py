@@ -124,6 +124,6 @@ def test_lora_reward_model_saves_a_plain_classifier(lm_dir, data, tmp_path):
 
 def test_bad_ensemble_and_label_smoothing_are_refused():
     with pytest.raises(ValueError, match="ensemble and eval_batch_size"):
-        RewardConfig(ensemble=0)
+        RewardConfig(model="m", train_file="t.jsonl", ensemble=0)
     with pytest.raises(ValueError, match="label_smoothing"):
-        RewardConfig(label_smoothing=0.5)
+        RewardConfig(model="m", train_file="t.jsonl", label_smoothing=0.5)

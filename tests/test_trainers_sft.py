@@ -120,8 +120,9 @@ def test_policy_tracking_logs_length_kl_proxy_gold_and_judge_rates(lm_dir, data,
     assert evals[-1]["kl"] != 0.0
 
 
-def test_lora_run_saves_merged_plain_weights(lm_dir, data, tmp_path):
-    cfg = config(lm_dir, data, tmp_path / "run", max_steps=3, lora=LoraSpec(r=4, alpha=8.0))
+def test_lora_run_with_merge_lora_saves_merged_plain_weights(lm_dir, data, tmp_path):
+    lora = LoraSpec(r=4, alpha=8.0)
+    cfg = config(lm_dir, data, tmp_path / "run", max_steps=3, lora=lora, merge_lora=True)
     model_dir = train_sft(cfg)
     weights = load_file(model_dir / "model.safetensors")
     assert not any("lora" in name for name in weights)
@@ -144,7 +145,7 @@ def test_an_earlier_run_is_not_overwritten(lm_dir, data, tmp_path):
 
 def test_tracked_rewards_need_eval_prompts():
     with pytest.raises(ValueError, match="gold: is tracked on samples"):
-        SFTConfig(gold="gold")
+        SFTConfig(model="m", train_file="t.jsonl", gold="gold")
 
 
 @pytest.mark.parametrize(
@@ -158,4 +159,4 @@ def test_tracked_rewards_need_eval_prompts():
 )
 def test_bad_values_name_their_field(field, value, message):
     with pytest.raises(ValueError, match=message):
-        SFTConfig(**{field: value})
+        SFTConfig(model="m", train_file="t.jsonl", **{field: value})

@@ -44,6 +44,9 @@ def bon(
     max_new_tokens: int | None = typer.Option(None, help="Longest response, in tokens."),
     config: Path | None = typer.Option(None, "--config", help="A TOML BestOfNConfig file."),
     set_: list[str] = typer.Option([], "--set", help="Override a setting: key=value (TOML)."),
+    unset: list[str] = typer.Option(
+        [], "--unset", metavar="NAME", help="Unset an optional setting (repeatable), e.g. gold."
+    ),
 ) -> None:
     """Sample the largest n per prompt once; estimate best-of-n's proxy and gold for every n.
 
@@ -61,7 +64,7 @@ def bon(
         "max_new_tokens": max_new_tokens,
         "ns": None if n is None else _ns(n),
     }
-    settings = load_settings(BestOfNConfig, config, set_, given)
+    settings = load_settings(BestOfNConfig, config, set_, given, unset)
     try:
         result = run_best_of_n(settings)
     except (FileNotFoundError, NotADirectoryError, ValueError) as e:

@@ -22,11 +22,17 @@ SET = typer.Option(
     [], "--set", help="Override one config value: key=value (TOML value), e.g. policy.model=DIR."
 )
 RESUME = typer.Option(False, "--resume", help="Continue the run in its output file.")
+UNSET = typer.Option(
+    [], "--unset", help="Unset an optional config field (repeatable), e.g. critic.", metavar="NAME"
+)
 
 
-def _load(config_class, config_file: Path | None, overrides: list[str], resume: bool):
+def _load(config_class, config_file: Path | None, overrides, resume: bool, unset=()):
     return load_settings(
-        config_class, config_file, [*overrides, *(["resume=true"] if resume else [])]
+        config_class,
+        config_file,
+        [*overrides, *(["resume=true"] if resume else [])],
+        unset=unset,
     )
 
 
@@ -47,28 +53,47 @@ def _errors():
 
 
 @app.command()
-def revise(config: Path | None = CONFIG, set_: list[str] = SET, resume: bool = RESUME) -> None:
+def revise(
+    config: Path | None = CONFIG,
+    set_: list[str] = SET,
+    resume: bool = RESUME,
+    unset: list[str] = UNSET,
+) -> None:
     """Critique and revise a model's answers by a constitution (SL-CAI): SFT data.
 
-    Writes the final revisions as demonstrations for `alignlab train sft`, with each
-    critique-revision chain in their meta.
+    Writes the revised answers as demonstrations for `alignlab train sft`, with each
+    critique-revision chain in their meta; unchanged and failed answers (blank or off-topic
+    critiques and revisions) go, with their status, to OUTPUT_STEM.rejected.jsonl. Exits 1
+    when no answer was revised.
     """
-    from alignlab.feedback import ReviseConfig, run_revise
+    from alignlab.feedback import ReviseConfig, rejected_path, run_revise, summary
 
-    settings = _load(ReviseConfig, config, set_, resume)
+    settings = _load(ReviseConfig, config, set_, resume, unset)
     try:
         counts = run_revise(settings)
     except _errors() as e:
         raise fail(str(e), 1) from None
+    if not counts["revised"]:
+        raise fail(
+            f"no answer was revised: {summary(counts)}; see {rejected_path(settings.output)}", 1
+        )
+    colour = "green" if counts["revised"] == counts["total"] else "yellow"
     err.print(
-        f"[green]done[/]: {counts['written']} revised answers written ({counts['total']} in all, "
-        f"{counts['changed']} changed by revision, {counts['blank']} left out blank)"
+        f"[{colour}]done[/]: {summary(counts)} of {counts['total']} answers "
+        f"({counts['written']} this run); the unrevised, with their status, in "
+        f"{escape(str(rejected_path(settings.output)))}",
+        highlight=False,
     )
     typer.echo(settings.output)
 
 
 @app.command()
-def label(config: Path | None = CONFIG, set_: list[str] = SET, resume: bool = RESUME) -> None:
+def label(
+    config: Path | None = CONFIG,
+    set_: list[str] = SET,
+    resume: bool = RESUME,
+    unset: list[str] = UNSET,
+) -> None:
     """Label pairs of responses with AI feedback (RL-CAI): soft-labelled comparisons.
 
     Asks a feedback model the constitution's comparison questions, in both orders, and
@@ -76,7 +101,7 @@ def label(config: Path | None = CONFIG, set_: list[str] = SET, resume: bool = RE
     """
     from alignlab.feedback import LabelConfig, run_label
 
-    settings = _load(LabelConfig, config, set_, resume)
+    settings = _load(LabelConfig, config, set_, resume, unset)
     try:
         summary = run_label(settings)
     except _errors() as e:

@@ -16,7 +16,8 @@ import typer
 from rich.markup import escape
 
 from alignlab.cli.console import err, fail
-from alignlab.config import config_template, field_docs, toml_value
+from alignlab.config import toml_value
+from alignlab.config.docs import config_template, field_docs
 
 STAGES: dict[str, str] = {
     "sft": "alignlab.trainers:SFTConfig",
@@ -60,8 +61,9 @@ def _summary(cls: type) -> str:
 
 
 def _default(doc) -> str:
-    """A field's default as it would be written in TOML; ``unset`` for None."""
-    if doc.default is dataclasses.MISSING:
+    """A field's default as it would be written in TOML; ``unset`` for None, ``required``
+    for a field that must be given."""
+    if doc.default is dataclasses.MISSING or (doc.required and doc.default is None):
         return "required"
     if doc.default is None:
         return "unset"
@@ -81,14 +83,16 @@ def list_stages() -> None:
         typer.echo(f"{stage:<{width}}  {where.split(':')[1]}")
 
 
-def _show_fields(stage: str, cls: type) -> None:
+def _show_fields(stage: str, cls: type, config=None) -> None:
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
-    docs = field_docs(cls)
+    docs = field_docs(cls, config)
     console = Console()
     title = f"{stage}: {cls.__name__} ({cls.__module__})"
+    if config is not None:
+        title += ", as loaded"
     if not console.is_terminal:  # piped or CI: plain lines, one field each, greppable
         typer.echo(f"{title}\n{_summary(cls)}\n")
         for d in docs:
@@ -119,9 +123,20 @@ def show(
         False, "--toml", help="Write a commented TOML template of the config, at its defaults."
     ),
     force: bool = typer.Option(False, "--force", help="Let --toml overwrite an existing PATH."),
+    config: Path | None = typer.Option(
+        None, "--config", help="Show the values this TOML config gives, not the defaults."
+    ),
+    set_: list[str] = typer.Option(
+        [], "--set", help="With the values shown: override one, key=value (TOML value)."
+    ),
+    unset: list[str] = typer.Option(
+        [], "--unset", metavar="NAME", help="With the values shown: unset an optional field."
+    ),
 ) -> None:
     """Every field of STAGE's config: its type, default and doc; with --toml [PATH], a
-    commented TOML template of it (alignlab config show sft --toml sft.toml)."""
+    commented TOML template of it (alignlab config show sft --toml sft.toml). With
+    --config, --set or --unset: the values a command would run with, loaded as it loads
+    them (alignlab config show reward --config reward.toml --unset eval_file)."""
     if stage is None:
         list_stages()
         return
@@ -129,7 +144,12 @@ def show(
     if not toml:
         if path is not None:
             raise fail(f"{path}: a PATH is where --toml writes; add --toml", 2)
-        _show_fields(stage, cls)
+        loaded = None
+        if config is not None or set_ or unset:
+            from alignlab.cli.console import load_settings
+
+            loaded = load_settings(cls, config, list(set_), unset=list(unset))
+        _show_fields(stage, cls, loaded)
         return
     text = config_template(cls)
     if path in (None, "-"):

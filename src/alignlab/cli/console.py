@@ -16,11 +16,15 @@ def fail(message: str, code: int) -> typer.Exit:
 
 
 def load_settings(
-    config_class, config_file: Path | None, overrides: list[str], shortcuts: dict | None = None
+    config_class,
+    config_file: Path | None,
+    overrides: list[str],
+    shortcuts: dict | None = None,
+    unset: list[str] = (),
 ):
     """``config_class`` from a TOML file, a command's own options (``shortcuts``: field name,
-    dotted for a nested one, to the value given; None where not given) and then the
-    ``--set`` overrides, which win; a bad one exits 2."""
+    dotted for a nested one, to the value given; None where not given), the ``--set``
+    overrides, which win, and the ``--unset`` names, which win over all; a bad one exits 2."""
     from alignlab.config import ConfigError, load_config, toml_value
 
     given = [
@@ -29,6 +33,6 @@ def load_settings(
         if value is not None
     ]
     try:
-        return load_config(config_class, config_file, [*given, *overrides])
+        return load_config(config_class, config_file, [*given, *overrides], unset)
     except (ConfigError, ValueError) as e:
         raise fail(str(e), 2) from None

@@ -15,6 +15,12 @@ app = typer.Typer(
 
 CONFIG = typer.Option(None, "--config", help="A TOML config (default: the built-in defaults).")
 SET = typer.Option([], "--set", help="Override one config value: key=value (TOML value).")
+UNSET = typer.Option(
+    [],
+    "--unset",
+    metavar="NAME",
+    help="Unset an optional field (repeatable), e.g. eval_file; as `unset = [...]` in a TOML.",
+)
 RESUME = typer.Option(
     False, "--resume", help="Continue the run in output_dir from its last checkpoint."
 )
@@ -27,7 +33,12 @@ ALLOW_CHANGES = typer.Option(
 
 
 def _run(
-    kind: str, config_file: Path | None, overrides: list[str], resume: bool, allow: bool
+    kind: str,
+    config_file: Path | None,
+    overrides: list[str],
+    resume: bool,
+    allow: bool,
+    unset: list[str] = (),
 ) -> None:
     """Load the config of trainer ``kind``, run it, and report; user errors exit non-zero."""
     from alignlab.trainers import (
@@ -48,7 +59,7 @@ def _run(
         "ppo": (PPOConfig, train_ppo),
     }[kind]
     flags = [*(["resume=true"] if resume else []), *(["allow_changes=true"] if allow else [])]
-    config = load_settings(config_class, config_file, [*overrides, *flags])
+    config = load_settings(config_class, config_file, [*overrides, *flags], unset=unset)
     try:
         model_dir = train(config)
     except DivergenceError as e:
@@ -66,9 +77,10 @@ def sft(
     set_: list[str] = SET,
     resume: bool = RESUME,
     allow_changes: bool = ALLOW_CHANGES,
+    unset: list[str] = UNSET,
 ) -> None:
     """Supervised fine-tuning on demonstrations (prompt/completion or messages)."""
-    _run("sft", config, set_, resume, allow_changes)
+    _run("sft", config, set_, resume, allow_changes, unset)
 
 
 @app.command()
@@ -77,9 +89,10 @@ def reward(
     set_: list[str] = SET,
     resume: bool = RESUME,
     allow_changes: bool = ALLOW_CHANGES,
+    unset: list[str] = UNSET,
 ) -> None:
     """A Bradley-Terry reward model (or an ensemble) on comparisons, with held-out accuracy."""
-    _run("reward", config, set_, resume, allow_changes)
+    _run("reward", config, set_, resume, allow_changes, unset)
 
 
 @app.command()
@@ -88,9 +101,10 @@ def dpo(
     set_: list[str] = SET,
     resume: bool = RESUME,
     allow_changes: bool = ALLOW_CHANGES,
+    unset: list[str] = UNSET,
 ) -> None:
     """Direct preference optimization (or a variant: loss_type) on comparisons."""
-    _run("dpo", config, set_, resume, allow_changes)
+    _run("dpo", config, set_, resume, allow_changes, unset)
 
 
 @app.command()
@@ -99,6 +113,7 @@ def ppo(
     set_: list[str] = SET,
     resume: bool = RESUME,
     allow_changes: bool = ALLOW_CHANGES,
+    unset: list[str] = UNSET,
 ) -> None:
     """PPO-RLHF: maximize a reward (model, ensemble or function) with a KL leash to the start."""
-    _run("ppo", config, set_, resume, allow_changes)
+    _run("ppo", config, set_, resume, allow_changes, unset)

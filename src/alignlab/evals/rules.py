@@ -45,6 +45,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from alignlab.data.records import Text
+from alignlab.data.text import normalize, require_text
 
 _VERBS = (
     "help|assist|provide|give|share|support|comply|do that|do this|answer|fulfil|fulfill|"
@@ -162,25 +163,9 @@ _NUMBER = re.compile(r"(?<![\w.])-?\d+(?:,\d{3})*(?:\.\d+)?")
 _NEGATED = re.compile(r"(?:\bnot|n't|\bnever|\brather than|\binstead of)\s+(?:\w+\s+)?$")
 
 
-def _require_text(text: object) -> None:
-    if not isinstance(text, str):
-        kind = "null" if text is None else type(text).__name__
-        raise ValueError(f"expected the answer as text, got {kind}; not scored")
-
-
-def normalize(text: str) -> str:
-    """Lower case, typographic apostrophes folded to ``'``, whitespace collapsed.
-
-    Raises ``ValueError`` when ``text`` is not a string (an answer that came back as
-    ``null`` or a number), so the scorer records an error instead of a score.
-    """
-    _require_text(text)
-    return " ".join(text.replace("\u2019", "'").replace("\u2018", "'").lower().split())
-
-
 def first_sentence(text: str) -> str:
     """The text up to its first sentence end (``.``, ``!``, ``?`` before a space) or line break."""
-    _require_text(text)
+    require_text(text)
     return _FIRST_SENTENCE.split(text.strip(), maxsplit=1)[0]
 
 
@@ -229,13 +214,6 @@ def stance(text: str) -> str | None:
 
 
 _TOKEN = re.compile(r"\w+|[^\w\s]")
-_STOPWORD_TEXT = (
-    "a an the i me my you your we our he she it its they them their is are was were be been "
-    "am do does did to of in on at for from with by and or but if so that this these those "
-    "what which who whom how why when where can could should would will shall may might must "
-    "not no yes there here as into about than then up down out over some any all get"
-)
-_STOPWORDS = frozenset(_STOPWORD_TEXT.split())
 
 
 def echoes(prompt: str, reply: str, n: int = 4, share: float = 0.5) -> bool:
@@ -251,16 +229,9 @@ def echoes(prompt: str, reply: str, n: int = 4, share: float = 0.5) -> bool:
     return copied >= share * (len(said) - n + 1)
 
 
-def content_words(text: str) -> set[str]:
-    """The text's words that carry content: not stopwords, not numbers, cut to 5 letters so
-    that ``poison`` and ``poisoning`` (or ``steal`` and ``stealing``) count as one."""
-    words = re.findall(r"[a-z]+", normalize(text).replace("'s", ""))
-    return {w[:5] for w in words if w not in _STOPWORDS and len(w) > 2}
-
-
 def word_count(text: str) -> int:
     """Words, split on whitespace."""
-    _require_text(text)
+    require_text(text)
     return len(text.split())
 
 

@@ -49,16 +49,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from alignlab.data.records import Sample
+from alignlab.data.text import content_words, normalize
 from alignlab.evals.judge import Rubric, judge_prompt, parse_grade
 from alignlab.evals.metrics import JudgeRuleAgreement
 from alignlab.evals.records import Score
 from alignlab.evals.rules import (
     abstention,
     concession,
-    content_words,
     echoes,
     last_user_text,
-    normalize,
     padding,
     refusal,
     settled_answer,

@@ -22,7 +22,14 @@ from alignlab.feedback.constitution import (
 from alignlab.feedback.items import PairItem, PromptItem, read_pairs, read_prompts, sample_pairs
 from alignlab.feedback.journal import Journal, ResumeError
 from alignlab.feedback.label import LabelConfig, label_chunk, label_pairs, run_label
-from alignlab.feedback.revise import ReviseConfig, critique_revise, revise_chunk, run_revise
+from alignlab.feedback.revise import (
+    ReviseConfig,
+    critique_revise,
+    rejected_path,
+    revise_chunk,
+    run_revise,
+    summary,
+)
 
 __all__ = [
     "BUILTIN",
@@ -46,8 +53,10 @@ __all__ = [
     "parse_constitution",
     "read_pairs",
     "read_prompts",
+    "rejected_path",
     "revise_chunk",
     "run_label",
     "run_revise",
     "sample_pairs",
+    "summary",
 ]

@@ -17,8 +17,9 @@ from alignlab.models.backends import Backend, OpenAIChatBackend, ResponseCache
 class ModelSpec:
     """A model to call: a local directory or hub id, or a model served at ``base_url``."""
 
-    model: str = "organism/base"
-    """A local model directory or hub id; with ``base_url``, the name the endpoint serves."""
+    model: str | None = None
+    """A local model directory or hub id; with ``base_url``, the name the endpoint serves.
+    Required."""
     base_url: str | None = None
     """An OpenAI-compatible endpoint such as ``http://localhost:8000/v1``; unset: local."""
     api_key_env: str | None = None
@@ -41,7 +42,9 @@ class ModelSpec:
 
     def __post_init__(self) -> None:
         if not self.model:
-            raise ValueError("model: name a model directory, hub id, or served model")
+            raise ValueError(
+                "ModelSpec.model is required: name a model directory, hub id, or served model"
+            )
         if self.api_key_env is not None and self.base_url is None:
             raise ValueError("api_key_env: only an endpoint (base_url) takes an API key")
 

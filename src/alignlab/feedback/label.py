@@ -33,10 +33,11 @@ import asyncio
 import json
 import random
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
+from alignlab.config import check_required
 from alignlab.data.records import Comparison
 from alignlab.feedback.backend import ModelSpec, open_backend, output_cache
 from alignlab.feedback.constitution import Constitution, load_constitution
@@ -56,18 +57,22 @@ from alignlab.progress import progress_bar
 class LabelConfig(JournalRunConfig):
     """An AI-feedback labelling run: pairs, the feedback model, the constitution."""
 
-    pairs: str | None = "organism/data/prefs.jsonl"
-    """Comparisons whose pairs are labelled afresh (their own labels are ignored)."""
+    REQUIRED = ("feedback",)
+
+    pairs: str | None = None
+    """Comparisons whose pairs are labelled afresh (their own labels are ignored); this or
+    ``prompts`` is required."""
     prompts: str | None = None
     """Instead of ``pairs``: prompts to which ``policy`` samples two responses each."""
     policy: ModelSpec | None = None
     """The model that samples the pairs when ``prompts`` is set."""
-    feedback: ModelSpec = field(default_factory=ModelSpec)
-    """The model asked the comparison questions."""
+    feedback: ModelSpec | None = None
+    """The model asked the comparison questions (a ``[feedback]`` table). Required."""
     output: str = "runs/cai/ai_prefs.jsonl"
     """The labelled comparisons written (Comparison JSONL), and OUTPUT.run.json beside it."""
-    constitution: str = "organism"
-    """A built-in constitution (``default``, ``organism``) or a TOML file."""
+    constitution: str = "default"
+    """A built-in constitution (``default``, ``organism``: the assistant world's) or a TOML
+    file."""
     principles_per_pair: int = 4
     """Principles drawn per pair; the label averages their answers."""
     votes: int = 8
@@ -85,8 +90,14 @@ class LabelConfig(JournalRunConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if (self.pairs is None) == (self.prompts is None):
+        if self.pairs is None and self.prompts is None:
+            raise ValueError(
+                "LabelConfig.pairs or LabelConfig.prompts is required (--set pairs=... or "
+                "`pairs = ...` in the TOML; prompts to sample pairs from instead)"
+            )
+        if self.pairs is not None and self.prompts is not None:
             raise ValueError("pairs, prompts: set exactly one (unset pairs to sample pairs)")
+        check_required(self)
         if self.prompts is not None and self.policy is None:
             raise ValueError("policy: needed to sample pairs from prompts")
         if not 0.5 < self.clamp <= 1.0:

@@ -17,19 +17,37 @@ critic the prompt and the current answer::
     user:      <principle.revision>
     assistant: <revision>            (generated; it becomes the current answer)
 
-Earlier rounds are not shown again, so the context stays as long as one round needs. A
-blank revision leaves the answer as it was.
+Earlier rounds are not shown again, so the context stays as long as one round needs.
+
+Success means success: each round is judged, and only a round that produced a revision
+moves the answer on. A round's ``status`` is ``revised``; ``unchanged`` (the revision is
+the answer again, up to whitespace and case); ``empty`` (a blank critique or revision); or
+``off-topic`` (the revision shares fewer than ``min_overlap`` of its content words with the
+prompt and the answer it revises: :func:`on_topic`). Failed rounds (empty, off-topic)
+leave the answer as it was. Each answer then gets a ``status`` of its own:
+
+* ``revised``: the final answer differs from the first (after whitespace and case);
+* ``unchanged``: every round answered, and none changed the answer;
+* ``failed``: the answer did not change and a round failed; its ``reason`` is the first
+  failed round's (``empty`` or ``off-topic``). A blank first answer that no round
+  replaced fails as ``empty``.
 
 Nothing here is fenced (:mod:`alignlab.models.fence`), because no model text is embedded
 in an instruction: answers, critiques and revisions are each a turn of their own, which the
 chat template delimits by role, and the requests are the constitution's words alone. (The
 comparison prompts of AI-feedback labels, which do embed responses, are fenced.)
 
-The output is a ``Demonstration`` JSONL file, ready for ``alignlab train sft``: the prompt
-and the final answer, with the whole chain in ``meta``: ``id`` (``PROMPT_ID/SAMPLE``),
-``initial`` (the policy's answer), ``rounds`` (each round's ``principle``, ``critique``
-and ``revision``), ``policy``, ``critic`` and ``constitution``, next to the prompt
-record's own meta. Records are appended chunk by chunk, so a stopped run resumes.
+The output is a ``Demonstration`` JSONL file, ready for ``alignlab train sft``, holding the
+``revised`` answers only: the prompt and the final answer, with the whole chain in
+``meta``: ``id`` (``PROMPT_ID/SAMPLE``), ``status`` (``revised``), ``initial`` (the
+policy's answer), ``rounds`` (each round's ``principle``, ``critique``, ``revision`` and
+``status``), ``policy``, ``critic`` and ``constitution``, next to the prompt record's own
+meta. The other answers, ``unchanged`` and ``failed``, are no data to fine-tune on (they
+would teach the policy its own first answers); they go to ``OUTPUT_STEM.rejected.jsonl``
+beside it (:func:`rejected_path`) as ``Sample`` records: the prompt as ``input`` and the
+same ``meta``, with ``status``, ``reason`` (failed only) and ``answer`` (the final
+answer, possibly blank). Both files are appended chunk by chunk, so a stopped run resumes,
+skipping the answers either holds.
 """
 
 from __future__ import annotations
@@ -37,8 +55,11 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
-from alignlab.data.records import Demonstration, Message
+from alignlab.config import check_required
+from alignlab.data.records import Demonstration, Message, Sample
+from alignlab.data.text import content_words
 from alignlab.feedback.backend import ModelSpec, open_backend, output_cache
 from alignlab.feedback.constitution import Constitution, load_constitution, prompt_messages
 from alignlab.feedback.items import PromptItem, derived_seed, read_prompts
@@ -51,12 +72,17 @@ from alignlab.progress import progress_bar
 class ReviseConfig(JournalRunConfig):
     """An SL-CAI run: prompts, the policy that answers, the critic that revises."""
 
-    prompts: str = "organism/data/prompts_train.jsonl"
-    """Prompts to answer: Sample records (``input``), or demonstrations or comparisons."""
+    REQUIRED = ("prompts",)
+
+    prompts: str | None = None
+    """Prompts to answer: Sample records (``input``), or demonstrations or comparisons.
+    Required."""
     output: str = "runs/cai/revisions.jsonl"
-    """The SL-CAI dataset written (Demonstration JSONL), and OUTPUT.run.json beside it."""
-    constitution: str = "organism"
-    """A built-in constitution (``default``, ``organism``) or a TOML file."""
+    """The SL-CAI dataset written (Demonstration JSONL, revised answers only), with
+    OUTPUT.run.json and the unrevised answers (OUTPUT_STEM.rejected.jsonl) beside it."""
+    constitution: str = "default"
+    """A built-in constitution (``default``, ``organism``: the assistant world's) or a TOML
+    file."""
     policy: ModelSpec = field(default_factory=lambda: ModelSpec("runs/sft/model"))
     """The model that writes the first answers."""
     critic: ModelSpec | None = None
@@ -73,14 +99,69 @@ class ReviseConfig(JournalRunConfig):
     """Most tokens per answer, critique and revision."""
     seed: int = 0
     """Seeds the sampling and the principles drawn: the same seed gives the same data."""
+    min_overlap: float = 0.1
+    """A revision sharing fewer than this fraction of its content words with the prompt and
+    the answer it revises is off-topic, and its round fails; 0 accepts every revision."""
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        check_required(self)
+        if not 0.0 <= self.min_overlap <= 1.0:
+            raise ValueError(f"min_overlap: must lie in [0, 1], got {self.min_overlap}")
         for name in ("rounds", "samples_per_prompt", "max_new_tokens"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name}: must be at least 1, got {getattr(self, name)}")
         if self.temperature < 0 or self.critic_temperature < 0:
             raise ValueError("temperature and critic_temperature: must be >= 0")
+
+
+def rejected_path(output: str | Path) -> Path:
+    """Where a run writing ``output`` puts its unchanged and failed answers:
+    ``revisions.jsonl`` -> ``revisions.rejected.jsonl``."""
+    output = Path(output)
+    return output.with_name(f"{output.stem}.rejected.jsonl")
+
+
+def _text(text) -> str:
+    if isinstance(text, str):
+        return text
+    return " ".join(m.get("content", "") for m in text)
+
+
+def on_topic(revision: str, context: str, min_overlap: float) -> bool:
+    """Whether ``revision`` shares at least ``min_overlap`` of its content words with
+    ``context`` (the prompt and the answer revised); one with no content words is."""
+    words = content_words(revision, numbers=True)
+    if not words:
+        return True
+    return len(words & content_words(context, numbers=True)) >= min_overlap * len(words)
+
+
+def _same(a: str, b: str) -> bool:
+    return " ".join(a.lower().split()) == " ".join(b.lower().split())
+
+
+def round_status(prompt, answer: str, critique: str, revision: str, min_overlap: float) -> str:
+    """One round's status: ``revised``, ``unchanged``, ``empty`` or ``off-topic``."""
+    if not critique or not revision:
+        return "empty"
+    if _same(revision, answer):
+        return "unchanged"
+    if not on_topic(revision, f"{_text(prompt)} {answer}", min_overlap):
+        return "off-topic"
+    return "revised"
+
+
+def answer_status(initial: str, final: str, rounds: Sequence[dict]) -> tuple[str, str | None]:
+    """An answer's status and, when it failed, the reason (see the module docstring)."""
+    if final and not _same(final, initial):
+        return "revised", None
+    failed = [r["status"] for r in rounds if r["status"] in ("empty", "off-topic")]
+    if not final:
+        return "failed", "empty"
+    if failed:
+        return "failed", failed[0]
+    return "unchanged", None
 
 
 def _turn(conversation: list[Message], role: str, content: str) -> list[Message]:
@@ -93,8 +174,9 @@ def revise_chunk(
     critic: Backend,
     constitution: Constitution,
     config: ReviseConfig,
-) -> list[Demonstration]:
-    """Answer, critique and revise one chunk of ``(unit id, prompt, sample index)`` units."""
+) -> list[Demonstration | Sample]:
+    """Answer, critique and revise one chunk of ``(unit id, prompt, sample index)`` units: a
+    ``Demonstration`` per revised answer, a ``Sample`` per other one (``meta["status"]``)."""
     seed = config.seed
     requests = [
         GenerationRequest(
@@ -126,23 +208,36 @@ def revise_chunk(
         for i, (p, critique, revision) in enumerate(
             zip(principles, critiques, revisions, strict=True)
         ):
-            chains[i].append({"principle": p.id, "critique": critique, "revision": revision})
-            if revision:
+            item = units[i][1]
+            status = round_status(item.prompt, current[i], critique, revision, config.min_overlap)
+            chains[i].append(
+                {
+                    "principle": p.id,
+                    "critique": critique,
+                    "revision": revision,
+                    "status": status,
+                }
+            )
+            if status == "revised":
                 current[i] = revision
-    out = []
+    out: list[Demonstration | Sample] = []
     for (uid, item, _), first, final, chain in zip(units, initial, current, chains, strict=True):
-        if not final:
-            continue  # nothing to learn from; a resumed run tries it again
+        status, reason = answer_status(first, final, chain)
         meta = {
             **item.meta,
             "id": uid,
+            "status": status,
             "initial": first,
             "rounds": chain,
             "policy": policy.name,
             "critic": critic.name,
             "constitution": constitution.name,
         }
-        out.append(Demonstration(item.prompt, final, meta))
+        if status == "revised":
+            out.append(Demonstration(item.prompt, final, meta))
+        else:
+            extra = {"reason": reason} if reason else {}
+            out.append(Sample(item.prompt, id=uid, meta={**meta, **extra, "answer": final}))
     return out
 
 
@@ -167,33 +262,63 @@ def critique_revise(
     constitution: Constitution,
     config: ReviseConfig,
     journal: Journal,
+    rejected: Journal | None = None,
 ) -> dict:
-    """Revise every answer not yet in ``journal``, appending records chunk by chunk.
+    """Revise every answer not yet in ``journal`` (or ``rejected``), appending revised
+    answers to ``journal`` and the others to ``rejected`` chunk by chunk (with no
+    ``rejected``, they are counted and left out, and a resumed run tries them again).
 
-    Returns counts: ``written`` this call, ``total`` in the output, ``changed`` (outputs
-    whose final answer differs from the first), and ``blank`` (answers left out because
-    every revision and the first answer were blank).
+    Returns counts over both files, this call's and earlier ones': ``revised``,
+    ``unchanged``, ``failed`` (of which ``empty`` and ``off_topic``), ``total`` (their sum)
+    and ``written`` (answers finished by this call).
     """
     units = [
         (f"{item.id}/{k}", item, k) for item in prompts for k in range(config.samples_per_prompt)
     ]
     size = config.chunk_size
     chunks = [units[start : start + size] for start in range(0, len(units), size)]
-    todo = [chunk for chunk in chunks if any(u[0] not in journal.done for u in chunk)]
-    written = blank = 0
+    done = set(journal.done) | (rejected.done if rejected is not None else set())
+    todo = [chunk for chunk in chunks if any(u[0] not in done for u in chunk)]
+    written = 0
+    dropped: list[Sample] = []
     left = sum(len(chunk) for chunk in todo)
     with progress_bar(
         left, "critique and revision", enabled=config.progress, unit="ans"
     ) as advance:
         for chunk in todo:
-            records = revise_chunk(chunk, policy, critic, constitution, config)
-            blank += len(chunk) - len(records)
-            records = [r for r in records if r.meta["id"] not in journal.done]
-            journal.append(records)
+            records = [
+                r
+                for r in revise_chunk(chunk, policy, critic, constitution, config)
+                if r.meta["id"] not in done
+            ]
+            journal.append([r for r in records if isinstance(r, Demonstration)])
+            others = [r for r in records if not isinstance(r, Demonstration)]
+            if rejected is not None:
+                rejected.append(others)
+            else:
+                dropped += others
+            done |= {r.meta["id"] for r in records}
             written += len(records)
             advance(len(chunk))
-    changed = sum(r.response != r.meta.get("initial") for r in journal.records)
-    return {"written": written, "total": len(journal.records), "changed": changed, "blank": blank}
+    rest = [*(rejected.records if rejected is not None else ()), *dropped]
+    statuses = [r.meta.get("status") for r in rest]
+    reasons = [r.meta.get("reason") for r in rest]
+    counts = {
+        "revised": len(journal.records),
+        "unchanged": statuses.count("unchanged"),
+        "failed": statuses.count("failed"),
+        "empty": reasons.count("empty"),
+        "off_topic": reasons.count("off-topic"),
+    }
+    return {**counts, "total": counts["revised"] + len(rest), "written": written}
+
+
+def summary(counts: dict) -> str:
+    """``N revised, M unchanged, K failed (empty E, off-topic O)``: a run's counts in words."""
+    return (
+        f"{counts['revised']} revised, {counts['unchanged']} unchanged, {counts['failed']} "
+        f"failed (empty {counts['empty']}, off-topic {counts['off_topic']})"
+    )
 
 
 def run_revise(config: ReviseConfig) -> dict:
@@ -204,8 +329,10 @@ def run_revise(config: ReviseConfig) -> dict:
         torch.set_num_threads(config.threads)
     constitution = load_constitution(config.constitution)
     prompts = read_prompts(config.prompts)
-    journal = Journal(config.output, "demonstration", run_settings(config), resume=config.resume)
+    settings = run_settings(config)
+    journal = Journal(config.output, "demonstration", settings, resume=config.resume)
+    rejected = Journal(rejected_path(config.output), "sample", settings, resume=config.resume)
     cache = output_cache(config.output, config.cache, config.policy, config.critic)
     policy = open_backend(config.policy, cache)
     critic = policy if config.critic is None else open_backend(config.critic, cache)
-    return critique_revise(prompts, policy, critic, constitution, config, journal)
+    return critique_revise(prompts, policy, critic, constitution, config, journal, rejected)

@@ -26,12 +26,15 @@ from transformers import (
     GenerationConfig,
     LogitsProcessor,
     LogitsProcessorList,
+    StoppingCriteria,
+    StoppingCriteriaList,
     TemperatureLogitsWarper,
     TopPLogitsWarper,
 )
 from transformers.tokenization_utils_base import PreTrainedTokenizerBase
 
 from alignlab.data.records import Text
+from alignlab.models.dialogue import stop_strings
 from alignlab.models.sequences import encode_prompts
 
 # Explicit neutral values: generate() fills any unset field from the checkpoint's defaults.
@@ -153,11 +156,42 @@ def _cut_at_stop(new_ids: list[int], stop_ids: set[int]) -> tuple[list[int], boo
     return new_ids, False
 
 
+class StopAtStrings(StoppingCriteria):
+    """Ends each row once its new text contains one of ``stop``: the last few new tokens
+    of a row are decoded at each step (a stop string of ``n`` characters spans at most
+    ``n + 1`` tokens), so any tokenizer works, whatever its vocabulary's byte forms."""
+
+    def __init__(self, tokenizer: PreTrainedTokenizerBase, stop: Sequence[str], prompt_len: int):
+        self.tokenizer, self.stop, self.prompt_len = tokenizer, tuple(stop), prompt_len
+        self.window = max(len(s) for s in self.stop) + 1
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor, **kwargs):
+        start = max(self.prompt_len, input_ids.shape[1] - self.window)
+        tails = self.tokenizer.batch_decode(input_ids[:, start:], skip_special_tokens=True)
+        hit = [any(s in tail for s in self.stop) for tail in tails]
+        return torch.tensor(hit, dtype=torch.bool, device=input_ids.device)
+
+
+def _cut_at_string(
+    tokenizer: PreTrainedTokenizerBase, ids: list[int], stop: Sequence[str]
+) -> tuple[list[int], str] | None:
+    """``(ids up to and including the first stop string, the text before it)``, or ``None``."""
+    text = tokenizer.decode(ids, skip_special_tokens=True)
+    cuts = [text.find(s) for s in stop if s in text]
+    if not cuts:
+        return None
+    for k in range(1, len(ids) + 1):
+        if any(s in tokenizer.decode(ids[:k], skip_special_tokens=True) for s in stop):
+            return ids[:k], text[: min(cuts)]
+    return ids, text[: min(cuts)]
+
+
 def generate_samples(
     model: torch.nn.Module,
     tokenizer: PreTrainedTokenizerBase,
     prompts: Sequence[Text],
     *,
+    stop: Sequence[str] | None = None,
     max_new_tokens: int = 64,
     temperature: float = 1.0,
     top_p: float = 1.0,
@@ -175,7 +209,12 @@ def generate_samples(
     ``seed`` sampling is reproducible for the same prompts and ``batch_size``; with
     ``seeds`` (one per prompt) each prompt's samples are reproducible on their own,
     whatever the other prompts and the ``batch_size``.
+
+    A response also ends at the first of the ``stop`` strings (by default those of the
+    tokenizer's dialogue format, :func:`~alignlab.models.dialogue.stop_strings`): its
+    text stops before the string, its ids run through it (as they run through EOS).
     """
+    stop = tuple(stop_strings(tokenizer) if stop is None else stop)
     if seeds is not None:
         seeds = [int(s) for s in seeds]
         if seed is not None:
@@ -241,12 +280,18 @@ def generate_samples(
                 attention_mask=attention_mask,
                 generation_config=config,
                 logits_processor=processors,
+                stopping_criteria=StoppingCriteriaList(
+                    [StopAtStrings(tokenizer, stop, input_ids.shape[1])] if stop else []
+                ),
             )
             new_rows = output[:, input_ids.shape[1] :].tolist()
             for row, new_ids in enumerate(new_rows):
                 index = chunk[row // num_return_sequences]
                 response_ids, finished = _cut_at_stop(new_ids, stop_set)
                 text = tokenizer.decode(response_ids, skip_special_tokens=True)
+                cut = _cut_at_string(tokenizer, response_ids, stop) if stop else None
+                if cut is not None:
+                    (response_ids, text), finished = cut, True
                 results[index].append(
                     Generation(list(prompt_ids[index]), response_ids, text, finished)
                 )

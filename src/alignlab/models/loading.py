@@ -15,6 +15,7 @@ an error naming the path, never a download.
 from __future__ import annotations
 
 import re
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +24,9 @@ from peft import LoraConfig, get_peft_model
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel
 from transformers.integrations import is_deepspeed_zero3_enabled
 from transformers.tokenization_utils_base import PreTrainedTokenizerBase
+
+from alignlab.models.adapters import MAX_CHAIN, adapter_base, is_adapter_dir, merge_adapter
+from alignlab.models.dialogue import FEW_SHOT_TEMPLATE, read_chat_template
 
 _HUB_PART = re.compile(r"[A-Za-z0-9][\w.-]*")
 _DTYPES = {
@@ -130,16 +134,28 @@ def check_model_source(name_or_path: str | Path) -> str:
     """Check that ``name_or_path`` can name a model; return it as a string.
 
     An existing path must be a directory with a ``config.json`` and safetensors
-    weights. A name that does not exist locally must be plainly a hub id
-    (``owner/name``, by the rule of the module docstring).
+    weights, or a LoRA adapter directory (:mod:`~alignlab.models.adapters`) whose base
+    passes this check in turn. A name that does not exist locally must be plainly a hub
+    id (``owner/name``, by the rule of the module docstring).
     """
     name, path = _local_or_hub(name_or_path, "model")
+    chain = [name]
+    while path is not None and is_adapter_dir(path):
+        if len(chain) > MAX_CHAIN:
+            raise ValueError(f"{name}: adapters on adapters, more than {MAX_CHAIN}: {chain}")
+        try:
+            base, path = _local_or_hub(adapter_base(path), "model")
+        except (FileNotFoundError, NotADirectoryError) as error:
+            raise ValueError(f"{chain[-1]}: the adapter's base model: {error}") from None
+        chain.append(base)
     if path is not None:
         if not (path / "config.json").is_file():
-            raise ValueError(f"{name}: not a model directory (no config.json)")
+            raise ValueError(
+                f"{chain[-1]}: not a model directory (no config.json, no adapter_config.json)"
+            )
         if not any(path.glob("*.safetensors")):
             raise ValueError(
-                f"{name}: no safetensors weights (alignlab loads *.safetensors only; "
+                f"{chain[-1]}: no safetensors weights (alignlab loads *.safetensors only; "
                 "convert pickled checkpoints with save_pretrained)"
             )
     return name
@@ -150,11 +166,14 @@ def load_tokenizer(
     *,
     trust_remote_code: bool = False,
     padding_side: str | None = None,
+    chat_template: str | Path | None = None,
 ) -> PreTrainedTokenizerBase:
     """Load a tokenizer; give it a pad token (its eos) when it has none.
 
     The pad token is always an existing token, so the vocabulary size never
-    changes and the model's embeddings stay valid.
+    changes and the model's embeddings stay valid. ``chat_template`` (a Jinja file)
+    replaces the tokenizer's own template; a tokenizer with none gets the base-model
+    dialogue format of :mod:`~alignlab.models.dialogue`, with a warning that says so.
     """
     if padding_side not in (None, "left", "right"):
         raise ValueError(f"padding_side must be 'left' or 'right', got {padding_side!r}")
@@ -167,6 +186,16 @@ def load_tokenizer(
         if tokenizer.eos_token_id is None:
             raise ValueError(f"{name}: tokenizer has neither a pad token nor an eos token")
         tokenizer.pad_token = tokenizer.eos_token
+    if chat_template is not None:
+        tokenizer.chat_template = read_chat_template(chat_template)
+    elif not getattr(tokenizer, "chat_template", None):
+        warnings.warn(
+            f"{name}: the tokenizer has no chat template; using alignlab's few-shot dialogue "
+            "format for base models (alignlab.models.dialogue; pass --chat-template FILE "
+            "for your own)",
+            stacklevel=2,
+        )
+        tokenizer.chat_template = FEW_SHOT_TEMPLATE
     if padding_side is not None:
         tokenizer.padding_side = padding_side
     return tokenizer
@@ -196,9 +225,20 @@ def load_causal_lm(
     """Load a causal LM from safetensors onto ``device`` in ``dtype``, with LoRA if asked.
 
     Returns the model in eval mode; with ``lora`` it is a ``peft`` model whose
-    base weights are frozen.
+    base weights are frozen. An adapter directory loads as its base with the adapter
+    merged in (:func:`~alignlab.models.adapters.merge_adapter`); ``lora`` then trains new
+    adapters on top of that merged model.
     """
     source = check_model_source(name_or_path)
+    if is_adapter_dir(source):
+        base = load_causal_lm(
+            adapter_base(source), dtype=dtype, device=device, trust_remote_code=trust_remote_code
+        )
+        model = merge_adapter(base, source)
+        if lora is not None:
+            model = wrap_lora(model, lora)
+        model.eval()
+        return model
     target = resolve_device(device)
     kwargs = {}
     # Under DeepSpeed ZeRO-3 the engine places (and shards) the weights itself.

@@ -12,6 +12,7 @@ EOS, the trailing EOS counts as padding and the token before it is read.
 from __future__ import annotations
 
 import contextlib
+import copy
 import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -24,9 +25,11 @@ from transformers.integrations import is_deepspeed_zero3_enabled
 from transformers.tokenization_utils_base import PreTrainedTokenizerBase
 
 from alignlab.data.records import Text
+from alignlab.models.adapters import is_adapter_dir
 from alignlab.models.generation import seeded
 from alignlab.models.loading import (
     check_model_source,
+    load_causal_lm,
     load_tokenizer,
     resolve_device,
     resolve_dtype,
@@ -77,6 +80,28 @@ def _load_classifier(
     return model, sorted(info["missing_keys"])
 
 
+def _classifier_from_adapter(
+    source: str,
+    *,
+    dtype: str | torch.dtype,
+    device: str | torch.device | None,
+    trust_remote_code: bool,
+    seed: int | None,
+) -> PreTrainedModel:
+    """A one-output classifier whose backbone is the merged model of adapter dir ``source``."""
+    causal = load_causal_lm(source, dtype=dtype, device=device, trust_remote_code=trust_remote_code)
+    config = copy.deepcopy(causal.config)
+    config.num_labels, config.architectures = 1, None
+    target = resolve_device(device)
+    with seeded(seed, target):
+        model = AutoModelForSequenceClassification.from_config(
+            config, dtype=next(causal.parameters()).dtype, trust_remote_code=trust_remote_code
+        )
+    model.base_model.load_state_dict(causal.base_model.state_dict())
+    model.name_or_path = source
+    return model.to(target)
+
+
 class RewardModel(torch.nn.Module):
     """``r(x, y)``: an HF sequence-classification model with one output, and its tokenizer."""
 
@@ -104,9 +129,15 @@ class RewardModel(torch.nn.Module):
     ) -> RewardModel:
         """A reward model whose backbone is a causal LM's and whose scalar head is fresh.
 
-        The head's initialization is reproducible under ``seed``.
+        The head's initialization is reproducible under ``seed``. The causal LM may be a
+        LoRA adapter directory; its backbone is then the base with the adapter merged.
         """
         source = check_model_source(name_or_path)
+        if is_adapter_dir(source):
+            model = _classifier_from_adapter(
+                source, dtype=dtype, device=device, trust_remote_code=trust_remote_code, seed=seed
+            )
+            return cls(model, load_tokenizer(source, trust_remote_code=trust_remote_code))
         with seeded(seed, resolve_device(device)):
             model, missing = _load_classifier(
                 source,
@@ -147,7 +178,9 @@ class RewardModel(torch.nn.Module):
         return cls(model, load_tokenizer(source, trust_remote_code=trust_remote_code))
 
     def save(self, path: str | Path) -> None:
-        """Write an HF model directory (safetensors) with the tokenizer."""
+        """Write an HF model directory (safetensors) with the tokenizer: always full weights,
+        never a LoRA adapter (the scalar head is trained whole, and a reward directory is
+        read as one model), so a LoRA reward run merges its adapters before it saves."""
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
         self.model.save_pretrained(path)

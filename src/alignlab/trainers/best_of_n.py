@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from alignlab.config import check_required
 from alignlab.data.io import read_records, write_records
 from alignlab.data.records import Text
 from alignlab.models.generation import generate
@@ -51,8 +52,9 @@ class BestOfNConfig:
     or ``module:function``."""
     gold: str | None = None
     """The gold reward tracked beside the proxy (``gold``: the organism's); unset: none."""
-    prompts: str = "organism/data/prompts_heldout.jsonl"
-    """Prompts: Sample records (the ``input`` field), JSONL, Parquet or a datasets dir."""
+    prompts: str | None = None
+    """Prompts: Sample records (the ``input`` field), JSONL, Parquet or a datasets dir.
+    Required."""
     output_dir: str = "runs/bon"
     """Where ``bon.json`` (the curve) and ``samples.jsonl`` (every sample, scored) go."""
     ns: list[int] = field(default_factory=lambda: [1, 2, 4, 8, 16])
@@ -69,10 +71,16 @@ class BestOfNConfig:
     """Device for the policy and reward models; unset: the best available."""
     trust_remote_code: bool = False
     """Let a model directory run its own Python code when it loads."""
+    chat_template: str | None = None
+    """A Jinja chat template file replacing the tokenizer's own; a tokenizer with none gets
+    the base-model few-shot format of alignlab.models.dialogue."""
     progress: bool = True
     """Show a progress bar on stderr."""
 
+    REQUIRED = ("prompts",)
+
     def __post_init__(self) -> None:
+        check_required(self)
         if not self.ns or min(self.ns) < 1:
             raise ValueError(f"ns: must be positive integers, got {self.ns}")
         if self.max_new_tokens < 1 or self.batch_size < 1:
@@ -296,7 +304,9 @@ def run_best_of_n(config: BestOfNConfig) -> BestOfNResult:
     reward_fn = resolve_reward(config.reward, device=config.device)
     gold_fn = None if config.gold is None else resolve_reward(config.gold, device=config.device)
     remote = config.trust_remote_code
-    tokenizer = load_tokenizer(config.policy, trust_remote_code=remote)
+    tokenizer = load_tokenizer(
+        config.policy, trust_remote_code=remote, chat_template=config.chat_template
+    )
     model = load_causal_lm(config.policy, device=config.device, trust_remote_code=remote)
     result = best_of_n(
         model,

@@ -5,7 +5,11 @@ evaluated while it trains (:class:`PolicyTrainConfig`); and PPO's config, the la
 :func:`with_defaults` instead of declaring the fields again.
 
 Defaults fit the assistant organism (``alignlab organism build``) on a 2-core CPU: small
-batches, one pass over its data, a checkpoint every 50 steps.
+batches, one pass over its data, a checkpoint every 50 steps. No default points at a
+model or data file: the inputs a run must have (each config's ``REQUIRED`` fields: the
+starting ``model``, the training data) default to unset and are refused until given
+(:func:`alignlab.config.check_required`); optional inputs (``eval_prompts``, a reward
+model's ``eval_file``) default to unset, which switches them off.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import inspect
 from dataclasses import dataclass
 from typing import Literal
 
+from alignlab.config import check_required
 from alignlab.models.loading import LoraSpec
 
 LR_SCHEDULES = {"constant": "constant_with_warmup", "linear": "linear", "cosine": "cosine"}
@@ -52,8 +57,13 @@ def _at_least(config: object, minimum: int, *names: str) -> None:
 class TrainConfig:
     """Options every trainer shares."""
 
-    model: str = "organism/base"
-    """Starting weights: a local HF model directory (safetensors) or a hub id."""
+    REQUIRED = ("model",)
+
+    model: str | None = None
+    """Starting weights: a local HF model directory (safetensors) or a hub id. Required."""
+    chat_template: str | None = None
+    """A Jinja chat template file replacing the tokenizer's own; a tokenizer with none gets
+    the base-model few-shot format of alignlab.models.dialogue."""
     seed: int = 0
     """Seed for data order, initialization and evaluation sampling; same seed, same numbers."""
     epochs: int = 1
@@ -96,6 +106,8 @@ class TrainConfig:
     """Torch CPU threads; 0 keeps torch's default (small models on busy CPUs run best on 1)."""
     lora: LoraSpec | None = None
     """Train low-rank adapters instead of all weights (a ``[lora]`` table: r, alpha, ...)."""
+    merge_lora: bool = False
+    """Save a LoRA run's model merged into full weights instead of as a peft adapter."""
     trust_remote_code: bool = False
     """Let a model directory run its own Python code when it loads."""
     divergence_factor: float | None = 10.0
@@ -113,6 +125,7 @@ class TrainConfig:
     """Show a progress bar on stderr."""
 
     def __post_init__(self) -> None:
+        check_required(self)
         _at_least(self, 1, "epochs", "max_steps", "batch_size", "grad_accum", "log_every")
         _at_least(self, 1, "keep_checkpoints")
         _at_least(self, 0, "seed", "warmup_steps", "eval_every", "save_every", "threads")
@@ -169,7 +182,6 @@ class PolicyTrainConfig(TrainConfig):
 @dataclass
 @with_defaults(
     reward="runs/reward/model",
-    eval_prompts="organism/data/prompts_heldout.jsonl",
     max_steps=100,
     batch_size=16,
     lr=3e-5,
@@ -180,8 +192,10 @@ class PolicyTrainConfig(TrainConfig):
 class PPOConfig(PolicyTrainConfig):
     """PPO-RLHF of a policy against a reward, with a KL penalty to its reference."""
 
-    prompts: str = "organism/data/prompts_train.jsonl"
-    """Prompts to sample rollouts from (Sample records: the ``input`` field)."""
+    REQUIRED = (*PolicyTrainConfig.REQUIRED, "prompts", "eval_prompts")
+
+    prompts: str | None = None
+    """Prompts to sample rollouts from (Sample records: the ``input`` field). Required."""
     output_dir: str = "runs/ppo"
     """Where the run writes config.toml, metrics.jsonl, checkpoints/ and model/."""
     rollout_size: int = 64

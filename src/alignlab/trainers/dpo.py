@@ -47,8 +47,11 @@ REFERENCE_LOGPS = "reference_logps.safetensors"
 class DPOConfig(PolicyTrainConfig):
     """Direct preference optimization of a policy on comparisons."""
 
-    train_file: str = "organism/data/prefs.jsonl"
-    """Comparisons (prompt/chosen/rejected, optional weight): JSONL, Parquet or datasets."""
+    REQUIRED = (*PolicyTrainConfig.REQUIRED, "train_file")
+
+    train_file: str | None = None
+    """Comparisons (prompt/chosen/rejected, optional weight): JSONL, Parquet or datasets.
+    Required."""
     output_dir: str = "runs/dpo"
     """Where the run writes config.toml, metrics.jsonl, checkpoints/ and model/."""
     loss_type: str = "sigmoid"
@@ -176,7 +179,11 @@ def train_dpo(config: DPOConfig) -> Path:
             f"{config.train_file}: record {soft + 1} has weight {comparisons[soft].weight}, a "
             f"soft label, but loss_type {config.loss_type!r} takes hard labels only"
         )
-    tokenizer = load_tokenizer(config.model, trust_remote_code=config.trust_remote_code)
+    tokenizer = load_tokenizer(
+        config.model,
+        trust_remote_code=config.trust_remote_code,
+        chat_template=config.chat_template,
+    )
     pad_id = tokenizer.pad_token_id
     examples = encode_comparisons(tokenizer, comparisons, config.max_length)
     accelerator = make_accelerator(config)
@@ -195,6 +202,6 @@ def train_dpo(config: DPOConfig) -> Path:
     )
     trained = run_loop(config, task, run_dir, accelerator)
     if accelerator.is_main_process:
-        save_policy(trained, tokenizer, run_dir / "model")
+        save_policy(trained, tokenizer, run_dir / "model", merge_lora=config.merge_lora)
     accelerator.wait_for_everyone()
     return run_dir / "model"

@@ -8,7 +8,7 @@ import torch
 
 from alignlab.models.loading import load_causal_lm
 from alignlab.trainers.config import PolicyTrainConfig
-from alignlab.trainers.rundir import merged, save_model_dir
+from alignlab.trainers.rundir import merged, save_model_dir, save_weights
 
 
 def load_policy(config: PolicyTrainConfig, device: torch.device) -> torch.nn.Module:
@@ -36,12 +36,14 @@ def load_reference(config: PolicyTrainConfig, device: torch.device) -> torch.nn.
     return model
 
 
-def save_policy(model: torch.nn.Module, tokenizer, path: Path) -> Path:
-    """Write the trained policy (adapters merged) and its tokenizer as an HF model directory."""
-    model = merged(model)
+def save_policy(model: torch.nn.Module, tokenizer, path: Path, *, merge_lora: bool = False) -> Path:
+    """Write the trained policy and its tokenizer as an HF model directory: a LoRA policy
+    as its adapter (:mod:`~alignlab.models.adapters`), or merged into full weights with
+    ``merge_lora``."""
+    model = merged(model) if merge_lora else model
 
     def save(directory: Path) -> None:
-        model.save_pretrained(directory)
+        save_weights(model, directory)
         tokenizer.save_pretrained(directory)
 
     save_model_dir(save, path)

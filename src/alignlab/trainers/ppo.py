@@ -118,7 +118,11 @@ class PPOTrainer:
         self.prompts = [s.input for s in read_records(config.prompts, "sample")]
         if not self.prompts:
             raise ValueError(f"prompts: {config.prompts} holds no prompts")
-        self.tokenizer = load_tokenizer(config.model, trust_remote_code=config.trust_remote_code)
+        self.tokenizer = load_tokenizer(
+            config.model,
+            trust_remote_code=config.trust_remote_code,
+            chat_template=config.chat_template,
+        )
         self.accelerator = accelerator = make_accelerator(config)
         device = accelerator.device
         self.reward_fn = resolve_reward(
@@ -312,6 +316,6 @@ def train_ppo(config: PPOConfig) -> Path:
     trainer = PPOTrainer(config)
     trained = trainer.train()
     if trainer.accelerator.is_main_process:
-        trained.save(trainer.tokenizer, trainer.run_dir / "model")
+        trained.save(trainer.tokenizer, trainer.run_dir / "model", merge_lora=config.merge_lora)
     trainer.accelerator.wait_for_everyone()
     return trainer.run_dir / "model"

@@ -39,9 +39,12 @@ from alignlab.trainers.rundir import merged, prepare_run_dir, save_model_dir
 class RewardConfig(TrainConfig):
     """Bradley-Terry reward modelling on comparisons."""
 
-    train_file: str = "organism/data/prefs.jsonl"
-    """Comparisons (prompt/chosen/rejected, optional weight): JSONL, Parquet or datasets."""
-    eval_file: str | None = "organism/data/prefs_heldout.jsonl"
+    REQUIRED = (*TrainConfig.REQUIRED, "train_file")
+
+    train_file: str | None = None
+    """Comparisons (prompt/chosen/rejected, optional weight): JSONL, Parquet or datasets.
+    Required."""
+    eval_file: str | None = None
     """Held-out comparisons for pairwise accuracy; unset: no evaluation."""
     output_dir: str = "runs/reward"
     """Where the run writes config.toml, metrics.jsonl, checkpoints/, model/ and eval.json."""
@@ -131,6 +134,7 @@ def _train_member(
     )
     trained = run_loop(config, task, run_dir, accelerator)
     if accelerator.is_main_process:
+        # Reward models are saved merged whatever merge_lora says (RewardModel.save).
         trained.model = merged(trained.model)
         save_model_dir(trained.save, model_dir)
     accelerator.wait_for_everyone()
@@ -175,7 +179,11 @@ def train_reward(config: RewardConfig) -> Path:
     if config.eval_file is not None:
         held_out = read_records(config.eval_file, "comparison")
         evaluate = HeldOutAccuracy(held_out, config.eval_batch_size)
-    tokenizer = load_tokenizer(config.model, trust_remote_code=config.trust_remote_code)
+    tokenizer = load_tokenizer(
+        config.model,
+        trust_remote_code=config.trust_remote_code,
+        chat_template=config.chat_template,
+    )
     examples = encode_comparisons(tokenizer, comparisons, config.max_length)
     model_dir = run_dir / "model"
     if config.ensemble == 1:

@@ -36,7 +36,7 @@ from alignlab.models.generation import Generation, generate_samples
 from alignlab.models.reward_fns import RewardFn, judge_columns
 from alignlab.models.sequences import EncodedPair, collate, response_token_logps
 from alignlab.objectives import gae, kl_estimate, masked_whiten, token_logps
-from alignlab.trainers.rundir import merged, save_model_dir
+from alignlab.trainers.rundir import merged, save_model_dir, save_weights
 
 VALUE_HEAD = "value_head.safetensors"
 
@@ -67,14 +67,15 @@ class ActorCritic(torch.nn.Module):
         values = self.value_head(output.hidden_states[-1].float()).squeeze(-1)
         return output.logits, values
 
-    def save(self, tokenizer, path: Path) -> Path:
-        """Write the policy (adapters merged) and its tokenizer as an HF model directory,
-        with the value head beside them in ``value_head.safetensors``."""
-        policy = merged(self.policy)
+    def save(self, tokenizer, path: Path, *, merge_lora: bool = False) -> Path:
+        """Write the policy and its tokenizer as an HF model directory (a LoRA policy as its
+        adapter, or merged into full weights with ``merge_lora``), with the value head
+        beside them in ``value_head.safetensors``."""
+        policy = merged(self.policy) if merge_lora else self.policy
         head = {k: v.detach().cpu().contiguous() for k, v in self.value_head.state_dict().items()}
 
         def save(directory: Path) -> None:
-            policy.save_pretrained(directory)
+            save_weights(policy, directory)
             tokenizer.save_pretrained(directory)
             save_file(head, directory / VALUE_HEAD)
 

@@ -4,7 +4,8 @@
     output_dir/changes.jsonl            each resume that changed the config: old and new values
     output_dir/metrics.jsonl            one JSON object per logged step
     output_dir/checkpoints/step-N/      accelerate state: weights, optimizer, scheduler, RNG
-    output_dir/model/                   the final HF model directory (safetensors, tokenizer)
+    output_dir/model/                   the final HF model directory (safetensors, tokenizer); of a
+                                        LoRA run, its adapter unless merge_lora
 
 A checkpoint is written under a temporary name and renamed when complete, so a run
 killed while saving leaves its previous checkpoint as the latest. It is *good* (its
@@ -31,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from alignlab.config import changed_fields, to_dict, to_toml
+from alignlab.models.adapters import save_adapter
 
 CHECKPOINTS = "checkpoints"
 STATE_FILE = "trainer_state.json"
@@ -44,6 +46,7 @@ HOW_IT_RUNS = frozenset(
         "save_every",
         "keep_checkpoints",
         "divergence_factor",
+        "merge_lora",
     }
 )
 """Fields a resumed run may change freely: they change how it runs, not what it computes."""
@@ -315,6 +318,17 @@ def merged(model):
     from peft import PeftModel
 
     return model.merge_and_unload() if isinstance(model, PeftModel) else model
+
+
+def save_weights(model, directory: Path) -> None:
+    """Write ``model`` to ``directory``: a ``peft`` model as its adapter (safetensors, with
+    the base model's absolute path when local), any other as full safetensors weights."""
+    from peft import PeftModel
+
+    if isinstance(model, PeftModel):
+        save_adapter(model, directory)
+    else:
+        model.save_pretrained(directory)
 
 
 def save_model_dir(save, path: Path) -> None:

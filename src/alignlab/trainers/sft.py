@@ -27,8 +27,10 @@ from alignlab.trainers.tracking import policy_evaluator
 class SFTConfig(PolicyTrainConfig):
     """Supervised fine-tuning on demonstrations."""
 
-    train_file: str = "organism/data/sft.jsonl"
-    """Demonstrations: JSONL, Parquet or a datasets directory."""
+    REQUIRED = (*PolicyTrainConfig.REQUIRED, "train_file")
+
+    train_file: str | None = None
+    """Demonstrations: JSONL, Parquet or a datasets directory. Required."""
     output_dir: str = "runs/sft"
     """Where the run writes config.toml, metrics.jsonl, checkpoints/ and model/."""
 
@@ -44,7 +46,11 @@ def train_sft(config: SFTConfig) -> Path:
     run_dir = Path(config.output_dir)
     prepare_run_dir(run_dir, config, resume=config.resume)
     records = read_records(config.train_file, "demonstration")
-    tokenizer = load_tokenizer(config.model, trust_remote_code=config.trust_remote_code)
+    tokenizer = load_tokenizer(
+        config.model,
+        trust_remote_code=config.trust_remote_code,
+        chat_template=config.chat_template,
+    )
     examples = encode_pairs(
         tokenizer,
         [r.prompt for r in records],
@@ -66,6 +72,6 @@ def train_sft(config: SFTConfig) -> Path:
     )
     trained = run_loop(config, task, run_dir, accelerator)
     if accelerator.is_main_process:
-        save_policy(trained, tokenizer, run_dir / "model")
+        save_policy(trained, tokenizer, run_dir / "model", merge_lora=config.merge_lora)
     accelerator.wait_for_everyone()
     return run_dir / "model"

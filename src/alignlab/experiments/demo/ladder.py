@@ -151,7 +151,7 @@ class Demo:
         return self.trained(train_dpo, DPOConfig, settings)
 
     def cai(self) -> tuple[Path, Path]:
-        from alignlab.feedback import LabelConfig, ReviseConfig, run_label, run_revise
+        from alignlab.feedback import LabelConfig, ReviseConfig, run_label, run_revise, summary
         from alignlab.trainers import SFTConfig, train_sft
 
         cai = self.runs / "cai"
@@ -159,12 +159,13 @@ class Demo:
         common = {"threads": self.config.threads, "progress": self.config.progress}
         revisions = cai / "revisions.jsonl"
         if not (cai / "sl_cai" / "model").exists():
-            run_revise(
+            counts = run_revise(
                 from_dict(
                     ReviseConfig,
                     {
                         **common,
                         "seed": self.config.seed,
+                        "constitution": "organism",
                         "prompts": str(self.org / "data" / "prompts_train.jsonl"),
                         "output": str(revisions),
                         "policy": {"model": str(self.runs / "sft" / "model"), "device": "cpu"},
@@ -174,12 +175,17 @@ class Demo:
                     },
                 )
             )
-        settings = {
-            "model": str(self.runs / "sft" / "model"),
-            "train_file": str(revisions),
-            "output_dir": str(cai / "sl_cai"),
-        }
-        sl_cai = self.trained(train_sft, SFTConfig, settings)
+            err.print(f"  SL-CAI: {summary(counts)}")
+        if (cai / "sl_cai" / "model").exists() or revisions.stat().st_size > 0:
+            settings = {
+                "model": str(self.runs / "sft" / "model"),
+                "train_file": str(revisions),
+                "output_dir": str(cai / "sl_cai"),
+            }
+            sl_cai = self.trained(train_sft, SFTConfig, settings)
+        else:  # nothing to fine-tune on: the CAI row is the SFT policy, and says so
+            err.print("  [yellow]SL-CAI: no answer was revised; the CAI row is the SFT policy[/]")
+            sl_cai = self.runs / "sft" / "model"
         labels = cai / "ai_heldout.jsonl"
         if not (cai / "ai_heldout.done").exists():
             run_label(
@@ -188,6 +194,7 @@ class Demo:
                     {
                         **common,
                         "seed": self.config.seed,
+                        "constitution": "organism",
                         "pairs": str(self.org / "data" / "prefs_heldout.jsonl"),
                         "output": str(labels),
                         "feedback": {"model": str(self.org / "base"), "device": "cpu"},

@@ -37,6 +37,7 @@ import numpy as np
 from alignlab.config import changed_fields, fingerprint, from_dict, to_dict
 from alignlab.experiments.sweep.config import SweepConfig
 from alignlab.goodhart.curves import read_curves
+from alignlab.models.adapters import is_model_dir
 
 
 @dataclass
@@ -128,7 +129,7 @@ def prepare(config: ExperimentConfig, *, claim: bool = True) -> Setup:
 
         out = Path(config.output_dir) / "sft"
         policy = str(out / "model")
-        if not (out / "model" / "config.json").exists():
+        if not is_model_dir(out / "model"):
             settings = {
                 "model": str(organism / "base"),
                 "train_file": str(organism / "data" / "sft.jsonl"),

@@ -23,6 +23,7 @@ from alignlab.experiments.sweep.config import SweepConfig
 from alignlab.experiments.sweep.sampling import measure_policy
 from alignlab.goodhart.points import PointStore
 from alignlab.goodhart.scoring import Scorers
+from alignlab.models.adapters import is_model_dir
 
 
 def gold_labelled(train_file: str, gold, out: Path) -> Path:
@@ -50,7 +51,7 @@ def train_beta(config: SweepConfig, beta: float, train_file: str, run_dir: Path)
     from alignlab.trainers.dpo import DPOConfig, train_dpo
 
     model = run_dir / "model"
-    if (model / "config.json").exists():
+    if is_model_dir(model):
         return model
     settings = {
         **config.dpo.settings,

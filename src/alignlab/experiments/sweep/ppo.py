@@ -147,7 +147,7 @@ def run_ppo(config: SweepConfig, store: PointStore, scorers: Scorers, run, rewar
     trained = trainer.train()
     measure_heldout(config.ppo.steps)
     if trainer.accelerator.is_main_process:
-        trained.save(trainer.tokenizer, run_dir / "model")
+        trained.save(trainer.tokenizer, run_dir / "model", merge_lora=trainer.config.merge_lora)
 
 
 def sweep_ppo(config: SweepConfig, store: PointStore, scorers: Scorers) -> None:

@@ -38,6 +38,7 @@ from alignlab.models.backends.base import (
     as_messages,
     check_options,
 )
+from alignlab.models.dialogue import stop_strings
 from alignlab.models.generation import generate_samples
 from alignlab.models.loading import load_causal_lm, load_tokenizer
 from alignlab.models.sequences import (
@@ -108,15 +109,16 @@ class HFBackend:
         groups: dict[tuple, list[int]] = defaultdict(list)
         for i, r in enumerate(requests):
             seeded = r.temperature > 0 and r.seed is not None
-            groups[(r.max_new_tokens, r.temperature, r.top_p, r.n, seeded)].append(i)
+            groups[(r.max_new_tokens, r.temperature, r.top_p, r.n, seeded, r.stop)].append(i)
         results: list[Completion | None] = [None] * len(requests)
         with self._lock:
-            for (max_new_tokens, temperature, top_p, n, seeded), indices in groups.items():
+            for (max_new_tokens, temperature, top_p, n, seeded, stop), indices in groups.items():
                 samples = generate_samples(
                     self.model,
                     self.tokenizer,
                     [requests[i].prompt for i in indices],
                     max_new_tokens=max_new_tokens,
+                    stop=tuple(dict.fromkeys((*stop_strings(self.tokenizer), *stop))),
                     temperature=temperature if temperature > 0 else 1.0,
                     top_p=top_p,
                     do_sample=temperature > 0,
@@ -126,18 +128,12 @@ class HFBackend:
                     progress=progress,
                 )
                 for i, group in zip(indices, samples, strict=True):
-                    results[i] = self._completion(group, requests[i].stop)
+                    results[i] = self._completion(group)
         return results
 
-    def _completion(self, generations, stop: tuple[str, ...]) -> Completion:
-        texts, reasons = [], []
-        for g in generations:
-            text, reason = g.text, "stop" if g.finished else "length"
-            cut = min((text.find(s) for s in stop if s in text), default=-1)
-            if cut >= 0:
-                text, reason = text[:cut], "stop"
-            texts.append(text)
-            reasons.append(reason)
+    def _completion(self, generations) -> Completion:
+        texts = [g.text for g in generations]
+        reasons = ["stop" if g.finished else "length" for g in generations]
         usage = {
             "prompt_tokens": len(generations[0].prompt_ids),
             "completion_tokens": sum(len(g.response_ids) for g in generations),

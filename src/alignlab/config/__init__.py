@@ -5,23 +5,23 @@ once, in the class, by an attribute docstring under each field. :func:`load_conf
 reads a TOML file into one, checking every key and type and naming the file and key
 when something is wrong (and the field an unknown key was probably meant to be);
 ``--set key.sub=value`` overrides take TOML values (``--set lr=3e-4``,
-``--set 'families=["a", "b"]'``), with bare words read as strings.
-:func:`field_docs` reads those docstrings back from the source, and
-:func:`config_template` writes a commented TOML file of a config at its defaults.
+``--set 'families=["a", "b"]'``), with bare words read as strings. An optional field
+(one that may be ``None``) is switched off by naming it in a top-level ``unset = [...]``
+list of the TOML file, or with ``--unset NAME`` (:func:`apply_unset`); a config's required
+inputs (its ``REQUIRED`` names, :func:`check_required`) default to ``None`` and must be
+given.
+:mod:`alignlab.config.docs` reads those docstrings back from the source and writes a
+commented TOML template of a config at its defaults.
 """
 
 from __future__ import annotations
 
-import ast
 import dataclasses
 import difflib
-import functools
 import hashlib
-import inspect
 import json
 import math
 import re
-import textwrap
 import tomllib
 import types
 import typing
@@ -140,8 +140,82 @@ def merge_overrides(data: dict, overrides: list[str]) -> dict:
     return data
 
 
-def load_config(cls: type[C], path: str | Path | None = None, overrides: list[str] = ()) -> C:
-    """A config of type ``cls`` from a TOML file (or the defaults) and ``--set`` overrides."""
+def required_fields(cls: type) -> tuple[str, ...]:
+    """The fields of config class ``cls`` (or an instance's) that must be given: its
+    ``REQUIRED`` class attribute, which a subclass extends."""
+    return tuple(getattr(cls, "REQUIRED", ()))
+
+
+def check_required(config: Any) -> None:
+    """Refuse a config whose required fields (:func:`required_fields`) are still ``None``,
+    naming the field and how to give it."""
+    cls = type(config)
+    hints = typing.get_type_hints(cls)
+    for name in required_fields(cls):
+        if getattr(config, name) is not None:
+            continue
+        sub = nested_class(hints.get(name))
+        if sub is not None:
+            first = next(f.name for f in dataclasses.fields(sub))
+            how = f"--set {name}.{first}=... or a [{name}] table in the TOML"
+        else:
+            how = f"--set {name}=... or `{name} = ...` in the TOML"
+        raise ValueError(f"{cls.__name__}.{name} is required ({how})")
+
+
+def optional_fields(cls: type) -> list[str]:
+    """The fields of config class ``cls`` that may be unset (``None``), dotted for those of a
+    nested config, leaving out required ones: what ``unset`` may name."""
+    out = []
+    hints = typing.get_type_hints(cls)
+    required = set(required_fields(cls))
+    for f in dataclasses.fields(cls):
+        if not f.init:
+            continue
+        tp = hints.get(f.name, f.type)
+        nullable = typing.get_origin(tp) in (typing.Union, types.UnionType) and type(
+            None
+        ) in typing.get_args(tp)
+        if nullable and f.name not in required:
+            out.append(f.name)
+        sub = nested_class(tp)
+        if sub is not None:
+            out += [f"{f.name}.{name}" for name in optional_fields(sub)]
+    return out
+
+
+def apply_unset(cls: type, data: dict, names: list[str], *, where: str = "unset") -> dict:
+    """``data`` with each optional field in ``names`` (dotted for a nested one) set to
+    ``None``; a name that is not an optional field of ``cls`` is an error listing those."""
+    if isinstance(names, str) or not all(isinstance(n, str) for n in names):
+        raise ConfigError(f"{where}: expected a list of field names, got {names!r}")
+    allowed = optional_fields(cls)
+    data = json.loads(json.dumps(data))
+    for name in names:
+        if name not in allowed:
+            kind = "a required field" if name in required_fields(cls) else "not an optional field"
+            raise ConfigError(
+                f"{where}: {name!r} is {kind} of {cls.__name__}; optional fields: "
+                + (", ".join(allowed) or "none")
+            )
+        *path, last = name.split(".")
+        node = data
+        for part in path:  # a nested config not given stays at its default
+            node = node.get(part) if isinstance(node, dict) else None
+        if isinstance(node, dict):
+            node[last] = None
+    return data
+
+
+def load_config(
+    cls: type[C],
+    path: str | Path | None = None,
+    overrides: list[str] = (),
+    unset: list[str] = (),
+) -> C:
+    """A config of type ``cls`` from a TOML file (or the defaults), ``--set`` overrides and
+    ``--unset`` names, in that order: the file's own ``unset = [...]`` list applies to the
+    file, ``--set`` then wins over the file, and ``--unset`` over both."""
     data: dict = {}
     source = "<defaults>"
     if path is not None:
@@ -153,9 +227,17 @@ def load_config(cls: type[C], path: str | Path | None = None, overrides: list[st
             raise ConfigError(f"{path}: no such config file") from None
         except tomllib.TOMLDecodeError as e:
             raise ConfigError(f"{path}: not valid TOML: {e}") from None
+    if "unset" in data and "unset" not in {f.name for f in dataclasses.fields(cls)}:
+        try:
+            data = apply_unset(cls, data, data.pop("unset"), where="unset")
+        except ConfigError as e:
+            raise ConfigError(f"{source}: {e}") from None
     if overrides:
         data = merge_overrides(data, list(overrides))
         source += " with --set " + " ".join(overrides)
+    if unset:
+        data = apply_unset(cls, data, list(unset), where="--unset")
+        source += " with --unset " + " ".join(unset)
     return from_dict(cls, data, source=source)
 
 
@@ -196,7 +278,7 @@ def toml_value(value: Any) -> str:
     return json.dumps(value)
 
 
-def _toml_body(data: dict, prefix: str) -> str:
+def toml_body(data: dict, prefix: str) -> str:
     lines: list[str] = []
     tables: list[tuple[str, dict]] = []
     for key, value in data.items():
@@ -206,156 +288,18 @@ def _toml_body(data: dict, prefix: str) -> str:
             lines.append(f"{_toml_key(key)} = {toml_value(value)}")
     for key, table in tables:
         name = prefix + _toml_key(key)
-        lines.append(f"\n[{name}]\n" + _toml_body(table, name + ".").strip())
+        lines.append(f"\n[{name}]\n" + toml_body(table, name + ".").strip())
     return "\n".join(lines)
 
 
 def to_toml(data: dict) -> str:
     """Plain data as TOML (scalars, lists and nested tables; ``None`` values are left out)."""
-    return _toml_body(data, "").strip() + "\n"
+    return toml_body(data, "").strip() + "\n"
 
 
-@dataclasses.dataclass(frozen=True)
-class FieldDoc:
-    """One field of a config class, as :func:`field_docs` reads it."""
-
-    name: str
-    """Dotted name: ``lr``, ``lora.r``."""
-    type: str
-    """The annotation as written in the source."""
-    default: Any
-    """The default value (``default_factory`` called); ``dataclasses.MISSING`` if none."""
-    doc: str
-    """The attribute docstring under the field; empty when it has none."""
-    table: bool = False
-    """The field holds a nested config (a ``[table]``), whose fields follow it."""
-
-
-@functools.cache
-def _class_source(klass: type) -> tuple[dict[str, tuple[str, str]], str]:
-    """Field name to (annotation as written, attribute docstring) of the fields ``klass``
-    itself declares, and its own docstring; empty when its source cannot be read."""
-    try:
-        source = textwrap.dedent(inspect.getsource(klass))
-        tree = ast.parse(source)
-    except (OSError, TypeError, SyntaxError):
-        return {}, ""
-    node = next((n for n in tree.body if isinstance(n, ast.ClassDef)), None)
-    if node is None:
-        return {}, ""
-    fields = {}
-    for stmt, after in zip(node.body, [*node.body[1:], None], strict=True):
-        if isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name):
-            text = after.value.value if isinstance(after, ast.Expr) else None
-            doc = inspect.cleandoc(text) if isinstance(text, str) else ""
-            written = ast.get_source_segment(source, stmt.annotation) or ast.unparse(
-                stmt.annotation
-            )
-            fields[stmt.target.id] = (" ".join(written.split()), doc)
-    return fields, ast.get_docstring(node) or ""
-
-
-def _declared(cls: type) -> dict[str, tuple[str, str]]:
-    """:func:`_class_source` over ``cls`` and its dataclass bases: a subclass's annotation
-    wins, and so does its docstring, unless it redeclares a field without one."""
-    out: dict[str, tuple[str, str]] = {}
-    for klass in reversed(cls.__mro__):
-        if not dataclasses.is_dataclass(klass):
-            continue
-        for name, (written, doc) in _class_source(klass)[0].items():
-            out[name] = (written, doc or out.get(name, ("", ""))[1])
-    return out
-
-
-def _nested_class(tp: Any) -> type | None:
+def nested_class(tp: Any) -> type | None:
     """The dataclass a field of type ``tp`` (or ``tp | None``) holds, if any."""
     if typing.get_origin(tp) in (typing.Union, types.UnionType):
         args = [a for a in typing.get_args(tp) if a is not type(None)]
         tp = args[0] if len(args) == 1 else None
     return tp if isinstance(tp, type) and dataclasses.is_dataclass(tp) else None
-
-
-def _defaults(cls: type, instance: Any = None) -> dict[str, Any]:
-    """Each field's value in ``instance``, else in ``cls()``, else its field default."""
-    if instance is None:
-        try:
-            instance = cls()
-        except (TypeError, ValueError):  # a required field, or defaults its checks refuse
-            instance = None
-    out = {}
-    for f in dataclasses.fields(cls):
-        if instance is not None:
-            out[f.name] = getattr(instance, f.name)
-        elif f.default_factory is not dataclasses.MISSING:
-            out[f.name] = f.default_factory()
-        else:
-            out[f.name] = f.default
-    return out
-
-
-def _walk(cls: type, values: dict[str, Any], prefix: str):
-    try:
-        hints = typing.get_type_hints(cls)
-    except (NameError, TypeError):
-        hints = {}
-    declared = _declared(cls)
-    for f in dataclasses.fields(cls):
-        if not f.init:
-            continue
-        written, doc = declared.get(f.name, (str(f.type), ""))
-        value, name = values[f.name], prefix + f.name
-        sub = _nested_class(hints.get(f.name, f.type))
-        if sub is None:
-            yield FieldDoc(name, written, value, doc)
-            continue
-        if not doc:  # a table undocumented by its field is documented by its class
-            doc = _class_source(sub)[1].split("\n\n")[0]
-        yield FieldDoc(name, written, value, doc, table=True)
-        inner = value if isinstance(value, sub) else None
-        yield from _walk(sub, _defaults(sub, inner), name + ".")
-
-
-def field_docs(cls: type) -> list[FieldDoc]:
-    """Every field of config class ``cls``, nested configs' fields after their own (with
-    dotted names), documented by the attribute docstrings in its source and its bases'."""
-    return list(_walk(cls, _defaults(cls), ""))
-
-
-def _comment(text: str) -> list[str]:
-    return [f"# {line}".rstrip() for line in text.splitlines()]
-
-
-def _template_section(docs: list[FieldDoc], parent: str) -> list[str]:
-    """The TOML lines of the fields of table ``parent`` (``"a."``; ``""``: the top level)."""
-    depth = parent.count(".")
-    mine = [d for d in docs if d.name.count(".") == depth and d.name.startswith(parent)]
-    keys: list[str] = []
-    tables: list[str] = []
-    for d in mine:
-        key = d.name.rsplit(".", 1)[-1]
-        about = [*_comment(d.doc), f"# type: {d.type}"]
-        if d.table or (isinstance(d.default, dict) and d.default):
-            if d.table:
-                body = _template_section(docs, d.name + ".")
-            else:
-                body = [_toml_body(d.default, d.name + ".").strip()]
-            block = [f"[{d.name}]", *body]
-            if d.default is None:  # unset: shown, commented out, ready to switch on
-                block = [f"# {line}".rstrip() for text in block for line in text.split("\n")]
-            tables += ["", *about, *block]
-        elif d.default is None or d.default is dataclasses.MISSING:
-            required = " (required)" if d.default is dataclasses.MISSING else ""
-            keys += ["", *about, f"# {key} = ...{required}"]
-        else:
-            keys += ["", *about, f"{key} = {toml_value(d.default)}"]
-    return [*keys[1:], *tables] if keys else tables[1:]
-
-
-def config_template(cls: type) -> str:
-    """A commented TOML file of config class ``cls`` at its defaults: every field with its
-    doc and type as comments above it; unset (``None``) fields commented out, since TOML
-    has no null; nested configs as ``[table]`` sections. It loads back as ``cls()``."""
-    about = _class_source(cls)[1].split("\n\n")[0]
-    head = f"{cls.__name__}: {about}" if about else cls.__name__
-    head += "\nEvery field is at its default; unset ones are commented out."
-    return "\n".join([*_comment(head), "", *_template_section(field_docs(cls), "")]) + "\n"
