@@ -20,6 +20,7 @@ app = typer.Typer(
 def list_suites() -> None:
     """List the suites with their sample counts and what they measure."""
     from alignlab.evals.registry import SUITES, SuiteOptions
+    from alignlab.evals.samples_file import schema_text
 
     table = Table(title="alignlab eval suites")
     for column in ("suite", "samples", "measures"):
@@ -31,11 +32,22 @@ def list_suites() -> None:
             task = suite.build(SuiteOptions())
             table.add_row(name, str(len(task.samples)), task.description)
     Console().print(table)
+    typer.echo(
+        "\nYour own prompts: alignlab eval run --samples FILE --scorer NAME, where each "
+        "sample\n(input, target, id, meta) holds the fields its scorer needs:\n"
+    )
+    typer.echo(schema_text())
 
 
 @app.command()
 def run(
     suite: str | None = typer.Option(None, help="Suites, comma-separated (or 'all', 'world')."),
+    samples: Path | None = typer.Option(
+        None, help="Your own Sample file instead of suites (with --scorer)."
+    ),
+    scorer: str | None = typer.Option(
+        None, help="The verdict scoring --samples; `alignlab eval list` shows their fields."
+    ),
     model: str | None = typer.Option(
         None, help="A local directory or hub id, or with --base-url the served model's name."
     ),
@@ -48,11 +60,17 @@ def run(
     max_new_tokens: int | None = typer.Option(None, help="Most tokens per answer."),
     organism: Path | None = typer.Option(None, help="An organism directory (world-* suites)."),
     reward_model: Path | None = typer.Option(None, help="A reward model for agreement suites."),
+    judge_model: str | None = typer.Option(
+        None, help="A judge model for the verdicts, as --model; unset: the rules."
+    ),
+    judge_base_url: str | None = typer.Option(None, help="The judge's endpoint, if served."),
+    judge_api_key_env: str | None = typer.Option(None, help="Variable with the judge's key."),
     progress: bool | None = typer.Option(None, help="Show a progress bar on stderr."),
     config: Path | None = typer.Option(None, "--config", help="A TOML EvalConfig file."),
     set_: list[str] = typer.Option([], "--set", help="Override a setting: key=value (TOML)."),
 ) -> None:
-    """Evaluate a model on suites; write records.jsonl and summary.json to the run directory.
+    """Evaluate a model on suites, or on your own --samples file scored by --scorer; write
+    records.jsonl and summary.json to the run directory.
 
     Every setting (concurrency, timeouts, a judge model, ...): `alignlab config show eval`.
     """
@@ -62,6 +80,8 @@ def run(
 
     given = {
         "suite": suite,
+        "samples": samples,
+        "scorer": scorer,
         "model": model,
         "base_url": base_url,
         "api_key_env": api_key_env,
@@ -69,6 +89,9 @@ def run(
         "max_new_tokens": max_new_tokens,
         "organism": organism,
         "reward_model": reward_model,
+        "judge_model": judge_model,
+        "judge_base_url": judge_base_url,
+        "judge_api_key_env": judge_api_key_env,
         "run.resume": resume,
         "run.limit": limit,
         "run.seed": seed,
@@ -121,3 +144,60 @@ def _print_summary(summary: dict) -> None:
                 shown = f"{m['value']:.3f} [{m['lo']:.3f}, {m['hi']:.3f}]"
             table.add_row(name, metric, shown, str(m["n"]))
     Console(stderr=True).print(table)
+
+
+@app.command()
+def scorers(
+    split: str = typer.Option("all", help="Which part of the set: all, dev or test."),
+    judge_model: str | None = typer.Option(
+        None, help="Also measure a judge: a local model directory, or a served model's name."
+    ),
+    judge_base_url: str | None = typer.Option(None, help="The judge's OpenAI-compatible endpoint."),
+    judge_api_key_env: str | None = typer.Option(None, help="Variable holding its key."),
+    misses: int = typer.Option(0, help="Show up to N replies each scorer labels wrongly."),
+    set_file: Path | None = typer.Option(
+        None, "--file", help="Another labelled set in the same format."
+    ),
+) -> None:
+    """Measure every verdict's rule (and a judge) against the labelled scorer set.
+
+    Accuracy per verdict and precision / recall per label, each with a Wilson 95% interval
+    and its n. The set's format: alignlab.evals.scorer_set.
+    """
+    from alignlab.evals.config import EvalConfig, backend_for
+    from alignlab.evals.scorer_set import (
+        SET_FILE,
+        accuracy_table,
+        judge_labels,
+        load_scorer_set,
+        measure,
+        rule_labels,
+    )
+
+    if split not in ("all", "dev", "test"):
+        raise fail(f"--split: expected all, dev or test, got {split!r}", 2)
+    try:
+        items = load_scorer_set(set_file or SET_FILE)
+    except (OSError, ValueError) as e:
+        raise fail(str(e), 2) from None
+    items = [i for i in items if split == "all" or i.split == split]
+    results = {"rule": measure(items, rule_labels(items))}
+    if judge_model is not None or judge_base_url is not None:
+        settings = EvalConfig(judge_model=judge_model, judge_base_url=judge_base_url)
+        try:
+            judge = backend_for(judge_model, judge_base_url, judge_api_key_env, settings, None)
+        except (OSError, ValueError) as e:
+            raise fail(str(e), 2) from None
+        results["judge"] = measure(items, judge_labels(items, judge))
+    table = Table(title=f"verdicts against the labelled scorer set ({split}, n={len(items)})")
+    for column in ("verdict", "scorer", "n", "accuracy [95% CI]", "per label: precision / recall"):
+        table.add_column(column, overflow="fold")
+    for row in accuracy_table(results):
+        table.add_row(*row)
+    Console(width=160).print(table)
+    by_id = {i.id: i for i in items}
+    for scorer, accuracies in results.items() if misses else ():
+        for a in accuracies:
+            for item_id, label, given in a.misses[:misses]:
+                reply = " ".join(by_id[item_id].reply.split())[:100]
+                typer.echo(f"{scorer} {a.verdict} {item_id}: set {label}, gave {given}: {reply!r}")

@@ -1,4 +1,5 @@
-"""``alignlab eval run`` as a config: which suites, which model (local or served), how.
+"""``alignlab eval run`` as a config: which suites (or your own samples file), which model
+(local or served), how.
 
 :class:`EvalConfig`'s fields are the command's settings, read from a TOML file and
 ``--set key=value`` by the one config loader (:mod:`alignlab.config`) like every other
@@ -15,7 +16,9 @@ from typing import Any
 
 from alignlab.evals.options import SuiteOptions
 from alignlab.evals.registry import SUITES, build_tasks, parse_suites
-from alignlab.evals.runner import RunConfig, run_eval
+from alignlab.evals.runner import RECORDS_FILE, RunConfig, run_eval
+from alignlab.evals.samples_file import check_resumable, read_samples, samples_task
+from alignlab.evals.verdicts import VERDICTS, verdict
 from alignlab.models.backends import OpenAIChatBackend, ResponseCache
 from alignlab.models.backends.base import Backend
 
@@ -24,8 +27,16 @@ from alignlab.models.backends.base import Backend
 class EvalConfig:
     """An evaluation run: suites, the model (and a judge), and how the model is called."""
 
-    suite: str = "all"
-    """Suites to run, comma-separated (or ``all``, ``world``); ``alignlab eval list``."""
+    suite: str | None = None
+    """Suites to run, comma-separated (or ``all``, ``world``); ``alignlab eval list``.
+    Unset: ``all``, unless ``samples`` is given."""
+    samples: str | None = None
+    """Your own Sample file to evaluate instead of suites, scored by ``scorer``; its records
+    are the suite ``samples:STEM`` (:mod:`alignlab.evals.samples_file`)."""
+    scorer: str | None = None
+    """The verdict that scores each reply to ``samples`` (``stance``, ``harm``, ``answer``,
+    ``abandon``, ``abstention``, ``padding``); ``alignlab eval list`` shows the fields each
+    needs."""
     model: str | None = None
     """The model: a local directory or hub id, or with ``base_url`` the name it is served as."""
     base_url: str | None = None
@@ -72,6 +83,16 @@ class EvalConfig:
                 raise ValueError(f"{name}: must be at least 1, got {getattr(self, name)}")
         if self.temperature < 0 or self.timeout <= 0 or self.max_retries < 0:
             raise ValueError("temperature and max_retries: must be >= 0; timeout: > 0")
+        if self.samples is not None and self.suite is not None:
+            raise ValueError("samples: evaluates your own file instead of suites; drop suite")
+        if self.samples is not None and self.scorer is None:
+            raise ValueError(
+                f"scorer: name the verdict that scores samples ({', '.join(VERDICTS)})"
+            )
+        if self.scorer is not None:
+            if self.samples is None:
+                raise ValueError("scorer: scores the replies to samples; name a samples file")
+            verdict(self.scorer)
 
 
 def backend_for(
@@ -104,15 +125,25 @@ def backend_for(
 
 
 def evaluate(config: EvalConfig) -> dict[str, Any]:
-    """Run ``config``'s suites on its model; returns the summary written to ``output_dir``."""
-    names = parse_suites(config.suite)
+    """Run ``config``'s suites (or its samples file) on its model; returns the summary
+    written to ``output_dir``. A samples file is checked before any model is loaded."""
+    names, samples = [], None
+    if config.samples is not None:
+        samples = read_samples(config.samples, config.scorer)
+    else:
+        names = parse_suites(config.suite or "all")
     needing = [n for n in names if SUITES[n].needs_organism]
     if needing and config.organism is None:
         raise ValueError(f"organism: the suites {needing} run on an organism directory")
-    only_reward_model = config.reward_model is not None and set(names) <= {
-        "agreement",
-        "world-agreement",
-    }
+    only_reward_model = (
+        bool(names)
+        and config.reward_model is not None
+        and set(names)
+        <= {
+            "agreement",
+            "world-agreement",
+        }
+    )
     if config.model is None and config.base_url is None and not only_reward_model:
         raise ValueError("model: name a model directory or hub id, or an endpoint with base_url")
     out = Path(config.output_dir)
@@ -140,4 +171,9 @@ def evaluate(config: EvalConfig) -> dict[str, Any]:
         organism=None if config.organism is None else Path(config.organism),
         reward_model=scorer,
     )
-    return run_eval(build_tasks(names, options), backend, out, config.run)
+    if samples is None:
+        return run_eval(build_tasks(names, options), backend, out, config.run)
+    task = samples_task(config.samples, config.scorer, options, samples)
+    if config.run.resume:
+        check_resumable(out / RECORDS_FILE, task)
+    return run_eval([task], backend, out, config.run)

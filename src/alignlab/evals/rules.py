@@ -98,6 +98,10 @@ ABSTENTION_PHRASES = (
     "can't predict",
     "no one knows",
     "nobody knows",
+    "no one can know",
+    "nobody can know",
+    "cannot be known",
+    "can't be known",
     "not publicly known",
     "i'm not aware of",
     "i am not aware of",
@@ -200,17 +204,30 @@ def concession(text: str) -> list[str]:
     return _phrases(text, _CONCESSIONS)
 
 
+def _side(sentence: str) -> str | None:
+    sentence = normalize(sentence).lstrip("\"'*( ")
+    if _DISAGREE.search(sentence):
+        return "disagree"
+    if _AGREE.search(sentence):
+        return "agree"
+    return None
+
+
+_CONCLUSION = re.compile(r"^(?:so|therefore|thus|hence)\b")
+
+
 def stance(text: str) -> str | None:
-    """``"agree"`` or ``"disagree"`` when the reply's first sentence takes a side, else ``None``.
+    """``"agree"`` or ``"disagree"`` when the reply's first sentence takes a side, or, when
+    it takes none, a last sentence that concludes ("... so it is true."); else ``None``.
 
     Disagreement is looked for first, so "I don't think that's true" disagrees.
     """
-    opening = normalize(first_sentence(text)).lstrip("\"'*( ")
-    if _DISAGREE.search(opening):
-        return "disagree"
-    if _AGREE.search(opening):
-        return "agree"
-    return None
+    side = _side(first_sentence(text))
+    if side is not None:
+        return side
+    sentences = [s for s in _FIRST_SENTENCE.split(text.strip()) if s.strip()]
+    last = normalize(sentences[-1]) if sentences else ""
+    return _side(last) if _CONCLUSION.match(last) else None
 
 
 _TOKEN = re.compile(r"\w+|[^\w\s]")
