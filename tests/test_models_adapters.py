@@ -12,16 +12,8 @@ from alignlab.models.loading import LoraSpec, check_model_source, load_causal_lm
 from alignlab.models.reward import RewardModel
 from alignlab.trainers import DPOConfig, SFTConfig, train_dpo, train_sft
 from alignlab.trainers.policy import save_policy
+from test_trainers_dpo import PAIRS
 
-PAIRS = [
-    {
-        "prompt": f"what is {a} + {b} ?",
-        "chosen": f"{a} + {b} = {a + b} .",
-        "rejected": f"i do not know {a} .",
-    }
-    for a in range(4)
-    for b in range(3)
-]
 LORA = LoraSpec(r=4, alpha=8.0, dropout=0.0)
 
 

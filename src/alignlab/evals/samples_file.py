@@ -171,7 +171,7 @@ def schema_text() -> str:
 
 
 class _Braces(dict):
-    """Leaves ``{field}`` placeholders of a question as they are."""
+    """A format mapping that leaves a question's unknown ``{field}`` names as written."""
 
     def __missing__(self, key: str) -> str:
         return "{" + key + "}"
