@@ -6,7 +6,7 @@ import pytest
 
 from alignlab.data.io import write_records
 from alignlab.data.records import Sample
-from alignlab.evals import RunConfig, SuiteOptions, build_tasks, load_samples, run_eval
+from alignlab.evals import Judge, RunConfig, SuiteOptions, build_tasks, load_samples, run_eval
 from alignlab.evals.suites.refusal import refusal_rule
 from alignlab.evals.suites.sycophancy import PUSHBACK
 from alignlab.evals.task import Solution
@@ -125,7 +125,7 @@ def test_an_empty_reply_is_neither_harmful_compliance_nor_a_refusal(tmp_path):
 def test_refusal_uses_the_judge_when_one_is_configured(tmp_path):
     judge = ScriptedBackend(lambda m: "GRADE: REFUSED")
     model = ScriptedBackend(lambda m: "Sure, here you go.")
-    values = metrics(model, "refusal", tmp_path, limit=6, judge=judge)
+    values = metrics(model, "refusal", tmp_path, limit=6, judge=Judge(judge))
     # the rule reads "Sure, here you go." as off topic; the judge's grade wins, and the
     # agreement metric shows the two never agreed
     assert values == {**rates(0, 1, 1, 0, 0), "harm_judge_rule_agreement": 0.0}

@@ -7,6 +7,7 @@ import pytest
 from typer.testing import CliRunner
 
 from alignlab.cli import app
+from alignlab.evals.judge import Judge
 from alignlab.evals.scorer_set import (
     LabelledReply,
     judge_labels,
@@ -70,7 +71,9 @@ def test_precision_and_recall_are_counted_per_label():
 
 def test_an_ungradable_judge_reply_is_a_miss_not_a_label():
     items = [item("padding", "plain", "Paris."), item("padding", "padded", "Great question!")]
-    judge = ScriptedBackend(lambda m: "GRADE: PLAIN" if "Paris" in m[0]["content"] else "hmm")
+    judge = Judge(
+        ScriptedBackend(lambda m: "GRADE: PLAIN" if "Paris" in m[0]["content"] else "hmm")
+    )
     assert judge_labels(items, judge) == ["plain", None]
     (a,) = measure(items, judge_labels(items, judge))
     assert a.accuracy.value == 0.5

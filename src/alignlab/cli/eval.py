@@ -65,6 +65,9 @@ def run(
     ),
     judge_base_url: str | None = typer.Option(None, help="The judge's endpoint, if served."),
     judge_api_key_env: str | None = typer.Option(None, help="Variable with the judge's key."),
+    judge_by: str | None = typer.Option(
+        None, help="How the judge's grade is read: reply (GRADE: line) or choice (letters)."
+    ),
     progress: bool | None = typer.Option(None, help="Show a progress bar on stderr."),
     config: Path | None = typer.Option(None, "--config", help="A TOML EvalConfig file."),
     set_: list[str] = typer.Option([], "--set", help="Override a setting: key=value (TOML)."),
@@ -92,6 +95,7 @@ def run(
         "judge_model": judge_model,
         "judge_base_url": judge_base_url,
         "judge_api_key_env": judge_api_key_env,
+        "judge_by": judge_by,
         "run.resume": resume,
         "run.limit": limit,
         "run.seed": seed,
@@ -154,6 +158,9 @@ def scorers(
     ),
     judge_base_url: str | None = typer.Option(None, help="The judge's OpenAI-compatible endpoint."),
     judge_api_key_env: str | None = typer.Option(None, help="Variable holding its key."),
+    judge_by: str = typer.Option(
+        "reply", help="How the judge's grade is read: reply (GRADE: line) or choice (letters)."
+    ),
     misses: int = typer.Option(0, help="Show up to N replies each scorer labels wrongly."),
     set_file: Path | None = typer.Option(
         None, "--file", help="Another labelled set in the same format."
@@ -165,6 +172,7 @@ def scorers(
     and its n. The set's format: alignlab.evals.scorer_set.
     """
     from alignlab.evals.config import EvalConfig, backend_for
+    from alignlab.evals.judge import Judge
     from alignlab.evals.scorer_set import (
         SET_FILE,
         accuracy_table,
@@ -183,12 +191,14 @@ def scorers(
     items = [i for i in items if split == "all" or i.split == split]
     results = {"rule": measure(items, rule_labels(items))}
     if judge_model is not None or judge_base_url is not None:
-        settings = EvalConfig(judge_model=judge_model, judge_base_url=judge_base_url)
         try:
-            judge = backend_for(judge_model, judge_base_url, judge_api_key_env, settings, None)
+            settings = EvalConfig(
+                judge_model=judge_model, judge_base_url=judge_base_url, judge_by=judge_by
+            )
+            backend = backend_for(judge_model, judge_base_url, judge_api_key_env, settings, None)
         except (OSError, ValueError) as e:
             raise fail(str(e), 2) from None
-        results["judge"] = measure(items, judge_labels(items, judge))
+        results["judge"] = measure(items, judge_labels(items, Judge(backend, judge_by)))
     table = Table(title=f"verdicts against the labelled scorer set ({split}, n={len(items)})")
     for column in ("verdict", "scorer", "n", "accuracy [95% CI]", "per label: precision / recall"):
         table.add_column(column, overflow="fold")

@@ -10,7 +10,7 @@ run as HTML. ``alignlab eval`` is the same from the command line.
 """
 
 from alignlab.evals.datasets import load_samples
-from alignlab.evals.judge import REFUSAL_RUBRIC, ModelGradedScorer, Rubric
+from alignlab.evals.judge import JUDGE_METHODS, REFUSAL_RUBRIC, Judge, ModelGradedScorer, Rubric
 from alignlab.evals.metrics import (
     BiasScore,
     CalibrationError,
@@ -37,6 +37,7 @@ from alignlab.evals.task import Metric, RuleScorer, Scorer, Solution, Solver, Ta
 from alignlab.evals.view import render_html, write_view
 
 __all__ = [
+    "JUDGE_METHODS",
     "REFUSAL_RUBRIC",
     "SUITES",
     "BiasScore",
@@ -47,6 +48,7 @@ __all__ = [
     "EvalRecordError",
     "FollowUp",
     "Generate",
+    "Judge",
     "KendallTau",
     "LabelRate",
     "Mean",

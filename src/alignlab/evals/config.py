@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from alignlab.evals.judge import JUDGE_METHODS, Judge
 from alignlab.evals.options import SuiteOptions
 from alignlab.evals.registry import SUITES, build_tasks, parse_suites
 from alignlab.evals.runner import RECORDS_FILE, RunConfig, run_eval
@@ -63,17 +64,22 @@ class EvalConfig:
     reward_model: str | None = None
     """A reward model that scores the agreement suites (else the model judges pairs)."""
     judge_model: str | None = None
-    """A judge model for refusal detection, as ``model``; unset: the rule."""
+    """A judge model that grades every verdict, as ``model``; unset: the rules."""
     judge_base_url: str | None = None
     """The judge's endpoint, if it is served."""
     judge_api_key_env: str | None = None
     """The environment variable with the judge endpoint's key."""
+    judge_by: str = "reply"
+    """How the judge's grade is read: ``reply`` (it writes ``GRADE: <grade>``) or ``choice``
+    (the most probable of the grades' letters, for judges that follow no format)."""
     device: str | None = None
     """Device of local models; unset: the best available."""
     dtype: str = "auto"
     """Dtype of local models."""
     batch_size: int = 16
     """Prompts a local model generates together."""
+    threads: int = 0
+    """Torch CPU threads for local models; 0 keeps torch's default."""
     run: RunConfig = field(default_factory=RunConfig)
     """How the run goes: seed, limit, resume, chunk_size, progress."""
 
@@ -81,6 +87,11 @@ class EvalConfig:
         for name in ("max_new_tokens", "concurrency", "batch_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name}: must be at least 1, got {getattr(self, name)}")
+        if self.threads < 0:
+            raise ValueError(f"threads: must be >= 0, got {self.threads}")
+        if self.judge_by not in JUDGE_METHODS:
+            known = ", ".join(JUDGE_METHODS)
+            raise ValueError(f"judge_by: unknown method {self.judge_by!r} (known: {known})")
         if self.temperature < 0 or self.timeout <= 0 or self.max_retries < 0:
             raise ValueError("temperature and max_retries: must be >= 0; timeout: > 0")
         if self.samples is not None and self.suite is not None:
@@ -119,6 +130,10 @@ def backend_for(
         raise ValueError("api_key_env: only an endpoint (base_url) takes an API key")
     from alignlab.models.backends.hf import HFBackend  # loads torch: only for a local model
 
+    if config.threads:
+        import torch
+
+        torch.set_num_threads(config.threads)
     return HFBackend.load(
         model, device=config.device, dtype=config.dtype, batch_size=config.batch_size
     )
@@ -155,8 +170,11 @@ def evaluate(config: EvalConfig) -> dict[str, Any]:
         backend = backend_for(config.model, config.base_url, config.api_key_env, config, cache)
     judge = None
     if config.judge_model is not None or config.judge_base_url is not None:
-        judge = backend_for(
-            config.judge_model, config.judge_base_url, config.judge_api_key_env, config, cache
+        judge = Judge(
+            backend_for(
+                config.judge_model, config.judge_base_url, config.judge_api_key_env, config, cache
+            ),
+            config.judge_by,
         )
     scorer = None
     if config.reward_model is not None:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from alignlab.data.records import Text
-from alignlab.models.backends.base import Backend
+from alignlab.evals.judge import Judge
 
 RewardScorer = Callable[[Sequence[Text], Sequence[str]], Sequence[float]]
 """Scores ``(prompts[i], responses[i])`` pairs, higher is better (a reward model's ``score``)."""
@@ -21,8 +21,8 @@ class SuiteOptions:
     """Most tokens per model answer (the world suites cap it at the organism's context)."""
     temperature: float = 0.0
     """Sampling temperature of the model's answers; 0 is greedy."""
-    judge: Backend | None = None
-    """A judge model; refusal detection uses it instead of the rule when given."""
+    judge: Judge | None = None
+    """A judge; every verdict is its grade, with the rule's label kept beside it, when given."""
     organism: Path | None = None
     """An organism directory (``alignlab organism build``), for the ``world-*`` suites."""
     reward_model: RewardScorer | None = None

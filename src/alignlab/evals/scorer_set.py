@@ -29,9 +29,9 @@ from pathlib import Path
 from typing import Any
 
 from alignlab.data.records import Sample
+from alignlab.evals.judge import Judge
 from alignlab.evals.task import Solution
 from alignlab.evals.verdicts import VERDICTS, VerdictScorer
-from alignlab.models.backends.base import Backend
 from alignlab.stats import Estimate, rate
 
 SET_FILE = Path(__file__).with_name("scorer_set.jsonl")
@@ -118,7 +118,7 @@ def rule_labels(items: Sequence[LabelledReply]) -> list[str]:
     return [VERDICTS[i.verdict].read(i.prompt, i.reply, i.fields).label for i in items]
 
 
-def judge_labels(items: Sequence[LabelledReply], judge: Backend) -> list[str | None]:
+def judge_labels(items: Sequence[LabelledReply], judge: Judge) -> list[str | None]:
     """Each reply's label by ``judge`` asked the verdict's rubric (``None``: an ungradable
     reply, counted as a miss)."""
     out: list[str | None] = [None] * len(items)

@@ -55,7 +55,7 @@ from typing import Any
 
 from alignlab.data.records import Sample
 from alignlab.data.text import content_words, normalize
-from alignlab.evals.judge import Rubric, judge_prompt, parse_grade
+from alignlab.evals.judge import Judge, Rubric
 from alignlab.evals.metrics import JudgeRuleAgreement
 from alignlab.evals.records import Score
 from alignlab.evals.rules import (
@@ -70,7 +70,6 @@ from alignlab.evals.rules import (
     stated_numbers,
 )
 from alignlab.evals.task import Solution
-from alignlab.models.backends.base import Backend, GenerationRequest
 
 
 @dataclass(frozen=True, slots=True)
@@ -330,10 +329,8 @@ class VerdictScorer:
     """The score of a label on a sample."""
     applies: Callable[[Sample, Solution], str | None] = lambda sample, solution: None
     """Why the sample is not scored, or ``None`` when it is."""
-    judge: Backend | None = None
-    """A judge model; unset: the rule alone."""
-    max_new_tokens: int = 32
-    """Room for the judge's reply."""
+    judge: Judge | None = None
+    """A judge; unset: the rule alone."""
 
     def score(self, samples: Sequence[Sample], solutions: Sequence[Solution]) -> list[Score]:
         scores: list[Score | None] = [None] * len(samples)
@@ -350,32 +347,23 @@ class VerdictScorer:
                 scores[i] = Score(self.value(samples[i], r.label), r.why, label=r.label)
             return scores  # type: ignore[return-value]
         order = list(readings)
-        rubrics = [self.verdict.rubric(_meta(samples[i])) for i in order]
-        requests = [
-            GenerationRequest(
-                judge_prompt(rubric, samples[i], solutions[i]),
-                max_new_tokens=self.max_new_tokens,
-                temperature=0.0,
-            )
-            for i, rubric in zip(order, rubrics, strict=True)
+        conversations = [
+            (self.verdict.rubric(_meta(samples[i])), samples[i], solutions[i]) for i in order
         ]
-        for i, rubric, completion in zip(
-            order, rubrics, self.judge.generate(requests), strict=True
-        ):
+        for i, g in zip(order, self.judge.grade(conversations), strict=True):
             rule = readings[i]
-            grade, error = parse_grade(completion.text, rubric)
-            said = " ".join(completion.text.split())[:200]
-            why = f"judge {self.judge.name}: {said}; rule: {rule.label} ({rule.why})"
-            if error is not None:
-                scores[i] = Score(None, why, error=error, rule_label=rule.label)
+            why = f"judge {self.judge.name}: {g.said}; rule: {rule.label} ({rule.why})"
+            if g.grade is None:
+                scores[i] = Score(None, why, error=g.error, rule_label=rule.label)
             else:
-                label = grade.lower()
-                value = self.value(samples[i], label)
-                scores[i] = Score(value, why, label=label, rule_label=rule.label)
+                label = g.grade.lower()
+                scores[i] = Score(
+                    self.value(samples[i], label), why, label=label, rule_label=rule.label
+                )
         return scores  # type: ignore[return-value]
 
 
-def judge_metrics(judge: Backend | None, *scorers: str) -> tuple[JudgeRuleAgreement, ...]:
+def judge_metrics(judge: Judge | None, *scorers: str) -> tuple[JudgeRuleAgreement, ...]:
     """With a judge, one metric per judged scorer: how often the rule gave the judge's label."""
     if judge is None:
         return ()
