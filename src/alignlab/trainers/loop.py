@@ -11,6 +11,18 @@ its running minimum (:class:`DivergenceGuard`). A checkpoint is marked good once
 computed on its weights passed the guard with a raw loss within the factor too; the
 error names the last good one and sets later ones aside (:mod:`alignlab.trainers.rundir`).
 
+The loss of an optimizer step is normalized over the whole global batch: every process's
+micro-batches of the accumulation window together. ``task.units(batch)`` says what the
+objective's loss is a mean over (response tokens for SFT, comparisons for DPO and reward
+models), and micro-batch ``b`` of ``N`` units in all is back-propagated as
+
+    loss_b * n_b / N * P * G
+
+(``P`` processes, whose gradients DDP and FSDP average, and ``G`` the accumulation steps
+accelerate divides by), so the step's gradient is that of ``sum_b loss_b n_b / N``: one
+batch of 8 examples, 2 processes of 4 and 4 accumulated micro-batches of 2 take the same
+step, to float tolerance. The logged loss is that same global mean.
+
 Steps count optimizer steps. The data order of epoch ``e`` is a permutation drawn from
 ``(seed, e)`` alone, so a resumed run replays the order it would have seen: it loads the
 last checkpoint (weights, optimizer, scheduler, RNG states), drops the lines of
@@ -24,9 +36,12 @@ process.
 
 from __future__ import annotations
 
+import contextlib
 import math
+import os
 import time
-from collections.abc import Callable, Sequence
+import warnings
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,7 +49,7 @@ from typing import Any
 import numpy as np
 import torch
 from accelerate import Accelerator
-from accelerate.utils import set_seed
+from accelerate.utils import DistributedType, set_seed
 from torch import Tensor
 from torch.utils.data import DataLoader, Sampler
 
@@ -78,6 +93,12 @@ class TrainingTask:
     """``loss(model, batch) -> (loss, metrics)``, as the objectives return them."""
     evaluate: Callable[[torch.nn.Module], dict[str, float]] | None = None
     """Evaluation metrics of the (unwrapped) model, logged at evaluation steps."""
+    units: Callable[[dict[str, Tensor]], int] | None = None
+    """What ``loss`` is a mean over in a batch (its response tokens, say); unset: its rows."""
+
+    def count(self, batch: dict[str, Tensor]) -> int:
+        """The batch's units: what its loss is a mean over."""
+        return int(batch["attention_mask"].shape[0]) if self.units is None else self.units(batch)
 
 
 class EpochSampler(Sampler[int]):
@@ -96,15 +117,47 @@ class EpochSampler(Sampler[int]):
         return iter(np.random.default_rng([self.seed, self.epoch]).permutation(self.n).tolist())
 
 
+def launcher_mismatch(formed: int, env: Mapping[str, str] = os.environ) -> str | None:
+    """Why the launcher's request differs from the ``formed`` processes, or ``None``.
+
+    The request is ``WORLD_SIZE`` (torchrun, ``accelerate launch --multi_gpu``; MPI's names
+    too); ``accelerate launch --cpu --num_processes N`` sets only ``MASTER_ADDR`` and starts
+    one process, which asked for several as surely.
+    """
+    for name in ("WORLD_SIZE", "PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "MV2_COMM_WORLD_SIZE"):
+        if env.get(name, "").isdigit():
+            asked = int(env[name])
+            if asked == formed:
+                return None
+            return f"the launcher asked for {asked} processes ({name}) but {formed} formed"
+    if "MASTER_ADDR" in env and formed == 1:
+        return "the launcher set MASTER_ADDR for several processes but started one"
+    return None
+
+
 def make_accelerator(config: TrainConfig) -> Accelerator:
-    """The accelerator for a run, with the run's seed set everywhere."""
+    """The accelerator for a run, with the run's seed set everywhere.
+
+    On a machine without an accelerator the run is a CPU run (accelerate's multi-CPU mode
+    under ``torchrun`` or ``accelerate launch``, over gloo); a launcher that asked for more
+    processes than accelerate formed gets a warning, never a silent single process.
+    """
     if config.threads:
         torch.set_num_threads(config.threads)
     accelerator = Accelerator(
         gradient_accumulation_steps=config.grad_accum,
         mixed_precision=config.mixed_precision,
-        cpu=config.cpu,
+        cpu=config.cpu or not torch.accelerator.is_available(),
     )
+    mismatch = launcher_mismatch(accelerator.num_processes)
+    if mismatch is not None:
+        warnings.warn(
+            f"{mismatch}: this run trains in one process on all the data. For several "
+            "processes launch with torchrun --nproc_per_node N -m alignlab.cli ..., or "
+            "accelerate launch --num_processes N --multi_gpu (it runs torchrun, on GPUs or "
+            "CPUs alike); README: several processes",
+            stacklevel=2,
+        )
     set_seed(config.seed)
     return accelerator
 
@@ -116,27 +169,35 @@ class _Window:
         self.sums: dict[str, float] = {}
         self.count = 0
         self.tokens = 0
+        self.losses: list[float] = []
+        """Each step's global loss (:func:`_step_loss`)."""
         self.grad_norms: list[float] = []
         self.lr = 0.0
         self.started = time.perf_counter()
 
-    def add(self, loss: Tensor, metrics: dict[str, Tensor], tokens: int) -> None:
-        for name, value in {**metrics, "loss": loss}.items():
-            self.sums[name] = self.sums.get(name, 0.0) + float(value.detach())
+    def add(self, metrics: dict[str, Tensor], tokens: int) -> None:
+        for name, value in metrics.items():
+            if name != "loss":
+                self.sums[name] = self.sums.get(name, 0.0) + float(value.detach())
         self.count += 1
         self.tokens += tokens
 
     def row(self, accelerator: Accelerator) -> dict[str, float]:
-        """Means over the window (and over processes), the last lr, and tokens per second."""
+        """The mean step loss, the other metrics' means over micro-batches and processes, the
+        last lr, and tokens per second over all processes."""
         names = sorted(self.sums)
-        local = torch.tensor([self.sums[n] / self.count for n in names], device=accelerator.device)
-        means = accelerator.reduce(local, reduction="mean").tolist()
-        tokens = accelerator.reduce(torch.tensor(self.tokens, device=accelerator.device), "sum")
+        local = torch.tensor(
+            [self.sums[n] / self.count for n in names] + [float(self.tokens)],
+            device=accelerator.device,
+            dtype=torch.float64 if accelerator.device.type == "cpu" else torch.float32,
+        )
+        means = (accelerator.reduce(local, reduction="sum") / accelerator.num_processes).tolist()
+        tokens = means.pop() * accelerator.num_processes
         seconds = max(time.perf_counter() - self.started, 1e-9)
         return {
-            "loss": means[names.index("loss")],
+            "loss": float(np.mean(self.losses)),
             "lr": self.lr,
-            **{n: m for n, m in zip(names, means, strict=True) if n != "loss"},
+            **dict(zip(names, means, strict=True)),
             "grad_norm": float(np.mean(self.grad_norms)),
             "tokens_per_s": float(tokens) / seconds,
         }
@@ -175,23 +236,16 @@ class DivergenceGuard:
         self.factor = factor or 0.0
         self.smoothed: float | None = (state or {}).get("smoothed")
         self.minimum: float | None = (state or {}).get("minimum")
-        self.losses: list[float] = []
 
     def state(self) -> dict:
         """What a checkpoint keeps, so a resumed run's guard goes on as it would have."""
         return {"smoothed": self.smoothed, "minimum": self.minimum}
 
-    def add(self, loss: Tensor) -> None:
-        self.losses.append(float(loss.detach()))
-
-    def check(self, accelerator: Accelerator, step: int, run_dir: Path) -> bool:
-        """Stop the run if the step's loss diverged; else whether its raw loss was within
-        the factor too (whether the checkpoint it was computed on is good)."""
-        local, self.losses = sum(self.losses) / max(len(self.losses), 1), []
+    def check(self, accelerator: Accelerator, loss: float, step: int, run_dir: Path) -> bool:
+        """Stop the run if the step's loss (the same on every process) diverged; else whether
+        it was within the factor too (whether the checkpoint it was computed on is good)."""
         if not self.factor:
             return True
-        device = accelerator.device
-        loss = float(accelerator.reduce(torch.tensor(local, device=device), "mean"))
         if self.smoothed is None or self.minimum is None:
             self.smoothed = self.minimum = loss
             return True
@@ -254,6 +308,11 @@ def run_loop(
     """Train ``task.model`` as ``config`` says, logging into ``run_dir``; return it unwrapped."""
     if not task.examples:
         raise ValueError(f"{task.name}: no training examples")
+    if accelerator.distributed_type == DistributedType.DEEPSPEED and config.grad_accum > 1:
+        raise ValueError(
+            "grad_accum: under DeepSpeed alignlab accumulates no micro-batches itself; set "
+            "grad_accum = 1 and raise batch_size or the number of processes"
+        )
     params = [p for p in task.model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
     model, optimizer, loader = accelerator.prepare(
@@ -289,28 +348,21 @@ def run_loop(
             loader.set_epoch(epoch)
             batches = accelerator.skip_first_batches(loader, skip) if skip else loader
             skip = 0
-            for batch in batches:
-                with accelerator.accumulate(model):
-                    loss, parts = task.loss(model, batch)
-                    _check_finite(accelerator, loss, "loss", step + 1, run_dir)
-                    accelerator.backward(loss)
-                    window.add(loss, parts, int(batch["attention_mask"].sum()))
-                    guard.add(loss)
-                    if accelerator.sync_gradients:
-                        max_norm = config.max_grad_norm or math.inf
-                        norm = accelerator.clip_grad_norm_(model.parameters(), max_norm)
-                        _check_finite(accelerator, norm, "gradient norm", step + 1, run_dir)
-                        if guard.check(accelerator, step + 1, run_dir):
-                            mark_good(accelerator, run_dir, step)  # the weights it ran on
-                        window.grad_norms.append(float(norm))
-                        window.lr = optimizer.param_groups[0]["lr"]
-                    optimizer.step()
-                    scheduler.step()
-                    optimizer.zero_grad()
-                if not accelerator.sync_gradients:
-                    continue
+            for window_batches in _windows(batches, config.grad_accum):
+                loss = _accumulate(task, window_batches, accelerator, model, window, step, run_dir)
+                max_norm = config.max_grad_norm or math.inf
+                norm = accelerator.clip_grad_norm_(model.parameters(), max_norm)
+                _check_finite(accelerator, norm, "gradient norm", step + 1, run_dir)
+                if guard.check(accelerator, loss, step + 1, run_dir):
+                    mark_good(accelerator, run_dir, step)  # the weights it ran on
+                window.grad_norms.append(float(norm))
+                window.losses.append(loss)
+                window.lr = optimizer.param_groups[0]["lr"]
+                optimizer.step()
+                scheduler.step()
+                optimizer.zero_grad()
                 step += 1
-                shown = float(loss.detach())
+                shown = loss
                 if _logging_due(config, task, step, total):
                     row = {"step": step, "epoch": round(step / steps_per_epoch, 4)}
                     row.update(window.row(accelerator))
@@ -324,6 +376,39 @@ def run_loop(
     trained = accelerator.unwrap_model(model)
     accelerator.free_memory()
     return trained
+
+
+def _windows(batches, size: int):
+    """Consecutive lists of ``size`` micro-batches (the last one of an epoch may be shorter)."""
+    window = []
+    for batch in batches:
+        window.append(batch)
+        if len(window) == size:
+            yield window
+            window = []
+    if window:
+        yield window
+
+
+def _accumulate(task, batches, accelerator, model, window, step, run_dir) -> float:
+    """Back-propagate one optimizer step's micro-batches, each weighted by its share of the
+    global batch's units (this module's docstring); return the step's global mean loss."""
+    device = accelerator.device
+    counts = [task.count(batch) for batch in batches]
+    total = float(accelerator.reduce(torch.tensor(float(sum(counts)), device=device), "sum"))
+    if total <= 0:
+        raise ValueError(f"{task.name}: step {step + 1} has no units to average its loss over")
+    scale = accelerator.num_processes * accelerator.gradient_accumulation_steps / total
+    weighted = 0.0
+    for i, (batch, n) in enumerate(zip(batches, counts, strict=True)):
+        last = i == len(batches) - 1
+        with contextlib.nullcontext() if last else accelerator.no_sync(model):
+            loss, parts = task.loss(model, batch)
+            _check_finite(accelerator, loss, "loss", step + 1, run_dir)
+            accelerator.backward(loss * (n * scale))
+        weighted += float(loss.detach()) * n
+        window.add(parts, int(batch["attention_mask"].sum()))
+    return float(accelerator.reduce(torch.tensor(weighted, device=device), "sum")) / total
 
 
 def _evaluating(config: TrainConfig, task: TrainingTask, step: int, total: int) -> bool:

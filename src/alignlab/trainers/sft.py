@@ -41,6 +41,11 @@ def sft_step(model, batch):
     return sft_loss(logits, batch["input_ids"], batch["response_mask"])
 
 
+def response_tokens(batch) -> int:
+    """The tokens the SFT loss is a mean over: the response's, each predicted from the last."""
+    return int(batch["response_mask"][:, 1:].sum())
+
+
 def train_sft(config: SFTConfig) -> Path:
     """Fine-tune ``config.model`` on ``config.train_file``; return the saved model directory."""
     run_dir = Path(config.output_dir)
@@ -68,6 +73,7 @@ def train_sft(config: SFTConfig) -> Path:
         examples=examples,
         collate=partial(collate, pad_id=tokenizer.pad_token_id),
         loss=sft_step,
+        units=response_tokens,
         evaluate=policy_evaluator(config, tokenizer, reference, accelerator.device),
     )
     trained = run_loop(config, task, run_dir, accelerator)
