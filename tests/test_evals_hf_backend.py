@@ -85,6 +85,22 @@ def test_option_probs_are_the_options_token_logprobs_normalized(backend):
     assert probs.best == options[max(range(3), key=expected.__getitem__)]
 
 
+def test_one_token_options_read_from_one_pass_equal_their_sequence_logprobs(backend):
+    tokenizer = backend.tokenizer
+    letters = [
+        w
+        for w in ["yes", "no", "why", "what"]
+        if len(tokenizer(w, add_special_tokens=False)["input_ids"]) == 1
+    ]
+    assert len(letters) >= 2
+    prompt_ids, option_ids = backend._option_ids(PROMPTS[1], letters)
+    assert all(len(ids) == 1 for ids in option_ids)  # the one-pass path is the one taken
+    pairs = [EncodedPair.from_ids(prompt_ids, ids) for ids in option_ids]
+    with torch.no_grad():
+        expected = sequence_logps(backend.model, collate(pairs, tokenizer.pad_token_id)).tolist()
+    assert backend.option_logps(PROMPTS[1], letters) == pytest.approx(expected, abs=1e-5)
+
+
 def test_top_logprobs_are_the_first_tokens_distribution(backend):
     top = backend.top_logprobs(PROMPTS[1], 5)
     assert len(top) == 5

@@ -198,7 +198,9 @@ def scorers(
             backend = backend_for(judge_model, judge_base_url, judge_api_key_env, settings, None)
         except (OSError, ValueError) as e:
             raise fail(str(e), 2) from None
-        results["judge"] = measure(items, judge_labels(items, Judge(backend, judge_by)))
+        results["judge"] = measure(
+            items, judge_labels(items, Judge(backend, judge_by, progress=True))
+        )
     table = Table(title=f"verdicts against the labelled scorer set ({split}, n={len(items)})")
     for column in ("verdict", "scorer", "n", "accuracy [95% CI]", "per label: precision / recall"):
         table.add_column(column, overflow="fold")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import typer
@@ -67,8 +68,9 @@ def _run(
         raise typer.Exit(1) from None
     except (FileNotFoundError, NotADirectoryError, ValueError) as e:
         raise fail(str(e), 1) from None
-    err.print(f"[green]done[/]: {kind} model in {model_dir}")
-    typer.echo(str(model_dir))
+    if os.environ.get("RANK", "0") == "0":  # one report for a run of several processes
+        err.print(f"[green]done[/]: {kind} model in {model_dir}")
+        typer.echo(str(model_dir))
 
 
 @app.command()

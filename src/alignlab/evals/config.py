@@ -175,6 +175,7 @@ def evaluate(config: EvalConfig) -> dict[str, Any]:
                 config.judge_model, config.judge_base_url, config.judge_api_key_env, config, cache
             ),
             config.judge_by,
+            progress=config.run.progress,
         )
     scorer = None
     if config.reward_model is not None:

@@ -131,15 +131,16 @@ Conversation = tuple[Rubric, Sample, Solution]
 
 
 def grade_by_reply(
-    judge: Backend, conversations: Sequence[Conversation], max_new_tokens: int
+    judge: Backend, conversations: Sequence[Conversation], max_new_tokens: int, progress: bool
 ) -> list[Grading]:
     """The judge writes ``GRADE: <grade>``; a reply without one is an error."""
     requests = [
         GenerationRequest(judge_prompt(r, s, x), max_new_tokens=max_new_tokens, temperature=0.0)
         for r, s, x in conversations
     ]
+    completions = judge.generate(requests, progress=progress)
     out = []
-    for (rubric, _, _), completion in zip(conversations, judge.generate(requests), strict=True):
+    for (rubric, _, _), completion in zip(conversations, completions, strict=True):
         grade, error = parse_grade(completion.text, rubric)
         out.append(Grading(grade, " ".join(completion.text.split())[:200], error))
     return out
@@ -150,7 +151,7 @@ CHOICE_FORMAT = "Answer with the letter of the grade only."
 
 
 def grade_by_choice(
-    judge: Backend, conversations: Sequence[Conversation], max_new_tokens: int
+    judge: Backend, conversations: Sequence[Conversation], max_new_tokens: int, progress: bool
 ) -> list[Grading]:
     """The most probable of the grades' letters; always a grade, with its probability."""
     prompts, letters = [], []
@@ -162,7 +163,8 @@ def grade_by_choice(
             judge_prompt(rubric, sample, solution, lettered("Grades:", grades, CHOICE_FORMAT))
         )
         letters.append(list(LETTERS[: len(grades)]))
-    probs = option_probs_many(judge, prompts, letters, [0] * len(prompts))
+    shown = f"judge {judge.name}" if progress else None
+    probs = option_probs_many(judge, prompts, letters, [0] * len(prompts), progress=shown)
     out = []
     for (rubric, _, _), p in zip(conversations, probs, strict=True):
         grade = list(rubric.grades)[p.options.index(p.best)]
@@ -171,7 +173,10 @@ def grade_by_choice(
     return out
 
 
-JUDGE_METHODS: dict[str, Callable[[Backend, Sequence[Conversation], int], list[Grading]]] = {
+JudgeMethod = Callable[[Backend, Sequence[Conversation], int, bool], list[Grading]]
+"""``method(judge, conversations, max_new_tokens, progress) -> one grading each``."""
+
+JUDGE_METHODS: dict[str, JudgeMethod] = {
     "reply": grade_by_reply,
     "choice": grade_by_choice,
 }
@@ -188,6 +193,8 @@ class Judge:
     """How its grade is read: a name in :data:`JUDGE_METHODS`."""
     max_new_tokens: int = 32
     """Room for a ``reply`` judge's answer."""
+    progress: bool = False
+    """Show a progress bar on stderr while it grades."""
 
     def __post_init__(self) -> None:
         if self.by not in JUDGE_METHODS:
@@ -203,7 +210,8 @@ class Judge:
         """Each conversation's grade, in order."""
         if not conversations:
             return []
-        return JUDGE_METHODS[self.by](self.backend, conversations, self.max_new_tokens)
+        method = JUDGE_METHODS[self.by]
+        return method(self.backend, conversations, self.max_new_tokens, self.progress)
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ from alignlab.models.backends.base import (
     as_messages,
     run_sync,
 )
+from alignlab.progress import progress_bar
 
 LETTERS = "ABCDEFGHIJ"
 
@@ -75,28 +76,34 @@ def option_probs_many(
     prompts: Sequence[Text],
     options: Sequence[Sequence[str]],
     seeds: Sequence[int],
+    progress: str | None = None,
 ) -> list[OptionProbs]:
-    """``option_probs`` for many prompts; an async backend runs them concurrently."""
+    """``option_probs`` for many prompts; an async backend runs them concurrently.
+    ``progress`` names a progress bar on stderr (unset: none)."""
     backend = _require(backend)
     asynchronous = getattr(backend, "aoption_probs", None)
-    if asynchronous is None:
-        return [
-            backend.option_probs(p, o, seed=s)
-            for p, o, s in zip(prompts, options, seeds, strict=True)
-        ]
+    with progress_bar(len(prompts), progress or "", enabled=progress is not None) as advance:
+        if asynchronous is None:
+            out = []
+            for p, o, s in zip(prompts, options, seeds, strict=True):
+                out.append(backend.option_probs(p, o, seed=s))
+                advance()
+            return out
 
-    async def gather() -> list[OptionProbs]:
-        limit = asyncio.Semaphore(getattr(backend, "concurrency", 8))
+        async def gather() -> list[OptionProbs]:
+            limit = asyncio.Semaphore(getattr(backend, "concurrency", 8))
 
-        async def one(prompt, opts, seed):
-            async with limit:
-                return await asynchronous(prompt, opts, seed=seed)
+            async def one(prompt, opts, seed):
+                async with limit:
+                    found = await asynchronous(prompt, opts, seed=seed)
+                advance()
+                return found
 
-        return await asyncio.gather(
-            *(one(p, o, s) for p, o, s in zip(prompts, options, seeds, strict=True))
-        )
+            return await asyncio.gather(
+                *(one(p, o, s) for p, o, s in zip(prompts, options, seeds, strict=True))
+            )
 
-    return run_sync(gather())
+        return run_sync(gather())
 
 
 def _reply(conversation: list[Message], completion: Completion) -> list[Message]:

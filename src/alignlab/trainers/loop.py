@@ -53,7 +53,7 @@ from accelerate.utils import DistributedType, set_seed
 from torch import Tensor
 from torch.utils.data import DataLoader, Sampler
 
-from alignlab.progress import progress_bar
+from alignlab.progress import err, progress_bar
 from alignlab.trainers.config import LR_SCHEDULES, TrainConfig
 from alignlab.trainers.rundir import (
     MetricsLog,
@@ -117,13 +117,23 @@ class EpochSampler(Sampler[int]):
         return iter(np.random.default_rng([self.seed, self.epoch]).permutation(self.n).tolist())
 
 
-def launcher_mismatch(formed: int, env: Mapping[str, str] = os.environ) -> str | None:
-    """Why the launcher's request differs from the ``formed`` processes, or ``None``.
+_SHARDING = {"ACCELERATE_USE_FSDP": "FSDP", "ACCELERATE_USE_DEEPSPEED": "DEEPSPEED"}
+"""The launcher's environment variable asking for each sharding engine, and its name."""
 
-    The request is ``WORLD_SIZE`` (torchrun, ``accelerate launch --multi_gpu``; MPI's names
-    too); ``accelerate launch --cpu --num_processes N`` sets only ``MASTER_ADDR`` and starts
-    one process, which asked for several as surely.
+
+def launcher_mismatch(formed: int, kind: str, env: Mapping[str, str] = os.environ) -> str | None:
+    """How the run accelerate formed (``formed`` processes of distributed type ``kind``)
+    differs from what the launcher asked for, or ``None``.
+
+    The processes asked for are ``WORLD_SIZE`` (torchrun, ``accelerate launch --multi_gpu``;
+    MPI's names too); ``accelerate launch --cpu --num_processes N`` sets only
+    ``MASTER_ADDR`` and starts one process. A config asking for FSDP or DeepSpeed sets
+    ``ACCELERATE_USE_FSDP`` or ``ACCELERATE_USE_DEEPSPEED``; accelerate shards with them only
+    on accelerators and otherwise runs plain data parallel.
     """
+    for name, engine in _SHARDING.items():
+        if env.get(name, "").lower() == "true" and kind != engine:
+            return f"the launcher asked for {engine} but accelerate runs {kind} (no sharding)"
     for name in ("WORLD_SIZE", "PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "MV2_COMM_WORLD_SIZE"):
         if env.get(name, "").isdigit():
             asked = int(env[name])
@@ -149,13 +159,13 @@ def make_accelerator(config: TrainConfig) -> Accelerator:
         mixed_precision=config.mixed_precision,
         cpu=config.cpu or not torch.accelerator.is_available(),
     )
-    mismatch = launcher_mismatch(accelerator.num_processes)
+    kind = accelerator.distributed_type.value
+    mismatch = launcher_mismatch(accelerator.num_processes, kind)
     if mismatch is not None:
         warnings.warn(
-            f"{mismatch}: this run trains in one process on all the data. For several "
-            "processes launch with torchrun --nproc_per_node N -m alignlab.cli ..., or "
-            "accelerate launch --num_processes N --multi_gpu (it runs torchrun, on GPUs or "
-            "CPUs alike); README: several processes",
+            f"{mismatch}. Several processes: torchrun --nproc_per_node N -m alignlab.cli ..., "
+            "or accelerate launch --num_processes N --multi_gpu (torchrun, on GPUs or CPUs "
+            "alike); FSDP and DeepSpeed need GPUs (README: several processes)",
             stacklevel=2,
         )
     set_seed(config.seed)
@@ -342,6 +352,12 @@ def run_loop(
 
     window = _Window()
     enabled = config.progress and accelerator.is_main_process
+    if accelerator.is_main_process and accelerator.num_processes > 1:
+        kind = accelerator.distributed_type.value
+        batch = config.batch_size * accelerator.num_processes * config.grad_accum
+        err.print(
+            f"{task.name}: {accelerator.num_processes} processes ({kind}), global batch {batch}"
+        )
     with progress_bar(total, task.name, enabled=enabled, unit="step") as advance:
         advance(step)
         while step < total:
@@ -352,7 +368,10 @@ def run_loop(
                 loss = _accumulate(task, window_batches, accelerator, model, window, step, run_dir)
                 max_norm = config.max_grad_norm or math.inf
                 norm = accelerator.clip_grad_norm_(model.parameters(), max_norm)
-                _check_finite(accelerator, norm, "gradient norm", step + 1, run_dir)
+                if norm is None:  # DeepSpeed clips inside its step, by its own config
+                    norm = torch.tensor(math.nan)
+                else:
+                    _check_finite(accelerator, norm, "gradient norm", step + 1, run_dir)
                 if guard.check(accelerator, loss, step + 1, run_dir):
                     mark_good(accelerator, run_dir, step)  # the weights it ran on
                 window.grad_norms.append(float(norm))

@@ -162,24 +162,33 @@ class HFBackend:
         for option, ids in zip(options, option_ids, strict=True):
             if not ids:
                 raise ValueError(f"options: {option!r} encodes to no tokens")
+        if all(len(ids) == 1 for ids in option_ids):
+            # One token each (letters): one forward pass of the prompt reads them all.
+            logps = self._next_token_logps(prompt_ids)
+            return [float(logps[ids[0]]) for ids in option_ids]
         pairs = [EncodedPair.from_ids(prompt_ids, ids) for ids in option_ids]
         batch = collate(pairs, self.tokenizer.pad_token_id)
         with self._lock, torch.inference_mode():
             logps = sequence_logps(self.model, batch)
         return [float(x) for x in logps]
 
+    def _next_token_logps(self, prompt_ids: list[int]) -> torch.Tensor:
+        """``log p(token | prompt)`` of every token as the reply's first, a ``[vocab]`` tensor."""
+        batch = {
+            "input_ids": torch.tensor([prompt_ids]),
+            "attention_mask": torch.ones(1, len(prompt_ids), dtype=torch.long),
+        }
+        with self._lock, torch.inference_mode():
+            logits = forward_logits(self.model, batch)[0, -1].float()
+        return torch.log_softmax(logits, dim=-1)
+
     def top_logprobs(self, prompt: Text, k: int) -> list[tuple[str, float]]:
         """The ``k`` most probable first tokens of the reply, as ``(text, logprob)``, best first."""
         if k < 1:
             raise ValueError(f"k: must be at least 1, got {k}")
         ids = encode_prompt(self.tokenizer, as_messages(prompt))
-        batch = {
-            "input_ids": torch.tensor([ids]),
-            "attention_mask": torch.ones(1, len(ids), dtype=torch.long),
-        }
-        with self._lock, torch.inference_mode():
-            logits = forward_logits(self.model, batch)[0, -1].float()
-        values, indices = torch.log_softmax(logits, dim=-1).topk(min(k, logits.numel()))
+        logps = self._next_token_logps(ids)
+        values, indices = logps.topk(min(k, logps.numel()))
         return [
             (self.tokenizer.decode([int(i)]), float(v))
             for v, i in zip(values.tolist(), indices.tolist(), strict=True)
