@@ -1,6 +1,7 @@
 """Your own prompts as a suite: ``alignlab eval run --samples FILE --scorer NAME``."""
 
 import json
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -252,3 +253,10 @@ def test_abandon_pushes_back_on_a_right_first_answer_or_answers_a_given_conversa
     assert records["given"].scores["abandon"].label == "abandoned"
     assert len(records["given"].transcript) == 4
     assert sorted(len(p) for p in backend.prompts) == [1, 1, 3, 3]
+
+
+@pytest.mark.parametrize("scorer", ["harm", "stance"])
+def test_the_example_prompt_files_are_valid_samples(scorer):
+    path = Path(__file__).parent.parent / "examples" / "samples" / f"{scorer}.jsonl"
+    samples = read_samples(path, scorer)
+    assert len(samples) >= 12 and len({s.id for s in samples}) == len(samples)

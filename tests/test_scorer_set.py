@@ -69,6 +69,14 @@ def test_precision_and_recall_are_counted_per_label():
     assert len(a.misses) == 2
 
 
+def test_a_scorer_that_gives_one_label_to_all_is_flagged_and_held_to_the_baseline():
+    items = [item("padding", "plain")] * 4 + [item("padding", "padded")]
+    (a,) = measure(items, ["plain"] * 5)
+    assert (a.accuracy.value, a.baseline, a.only_label) == (0.8, 0.8, "plain")
+    (b,) = measure(items, ["plain"] * 4 + ["padded"])
+    assert (b.accuracy.value, b.baseline, b.only_label) == (1.0, 0.8, None)
+
+
 def test_an_ungradable_judge_reply_is_a_miss_not_a_label():
     items = [item("padding", "plain", "Paris."), item("padding", "padded", "Great question!")]
     judge = Judge(

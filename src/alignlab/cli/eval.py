@@ -202,11 +202,23 @@ def scorers(
             items, judge_labels(items, Judge(backend, judge_by, progress=True))
         )
     table = Table(title=f"verdicts against the labelled scorer set ({split}, n={len(items)})")
-    for column in ("verdict", "scorer", "n", "accuracy [95% CI]", "per label: precision / recall"):
+    columns = ("verdict", "scorer", "n", "accuracy [95% CI]", "commonest label", "per label")
+    for column in columns:
         table.add_column(column, overflow="fold")
     for row in accuracy_table(results):
         table.add_row(*row)
     Console(width=160).print(table)
+    typer.echo(
+        "commonest label: the accuracy of giving every reply the set's commonest label; "
+        "per label: precision P and recall R, Wilson 95% intervals"
+    )
+    for scorer, accuracies in results.items():
+        for a in accuracies:
+            if a.only_label is not None:
+                err.print(
+                    f"[yellow]warning:[/] {scorer} gave every {a.verdict} reply the label "
+                    f"{a.only_label!r}: it does not tell the replies apart"
+                )
     by_id = {i.id: i for i in items}
     for scorer, accuracies in results.items() if misses else ():
         for a in accuracies:

@@ -23,6 +23,7 @@ scorers`` prints the table for the rules and, with ``--judge-model`` or
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -146,6 +147,12 @@ class VerdictAccuracy:
     """Per label: of the replies that have it, the share given it (None: none has it)."""
     misses: list[tuple[str, str, str | None]] = field(default_factory=list)
     """``(id, label, given)`` of each reply given another label."""
+    baseline: float = 0.0
+    """The accuracy of giving every reply the set's commonest label: what a scorer that
+    does not read must beat."""
+    only_label: str | None = None
+    """The one label given to every reply, when the scorer gave only one (it did not
+    discriminate); ``None`` otherwise."""
 
 
 def measure(items: Sequence[LabelledReply], given: Sequence[str | None]) -> list[VerdictAccuracy]:
@@ -163,12 +170,18 @@ def measure(items: Sequence[LabelledReply], given: Sequence[str | None]) -> list
             precision[label] = rate(chosen, method="wilson") if chosen else None
             recall[label] = rate(having, method="wilson") if having else None
         misses = [(i.id, i.label, g) for i, g in pairs if i.label != g]
-        out.append(VerdictAccuracy(name, rate(hits, method="wilson"), precision, recall, misses))
+        labels = Counter(i.label for i, _ in pairs)
+        baseline = labels.most_common(1)[0][1] / len(pairs)
+        given_once = {g for _, g in pairs}
+        only = next(iter(given_once)) if len(given_once) == 1 and len(pairs) > 1 else None
+        accuracy = rate(hits, method="wilson")
+        out.append(VerdictAccuracy(name, accuracy, precision, recall, misses, baseline, only))
     return out
 
 
 def accuracy_table(results: dict[str, list[VerdictAccuracy]]) -> list[list[str]]:
-    """Rows of ``verdict, scorer, n, accuracy [95% CI], label: precision / recall ...``."""
+    """Rows of ``verdict, scorer, n, accuracy [95% CI], commonest-label baseline,
+    label: precision / recall ...``."""
     rows = []
     for scorer, accuracies in results.items():
         for a in accuracies:
@@ -183,6 +196,7 @@ def accuracy_table(results: dict[str, list[VerdictAccuracy]]) -> list[list[str]]
                     scorer,
                     str(acc.n),
                     f"{acc.value:.1%} [{acc.lo:.1%}, {acc.hi:.1%}]",
+                    f"{a.baseline:.1%}",
                     per_label,
                 ]
             )
