@@ -19,7 +19,7 @@ from safetensors.torch import load_file
 from alignlab.data.io import write_records
 from alignlab.data.records import Demonstration
 from alignlab.trainers import SFTConfig, read_metrics
-from alignlab.trainers.loop import launcher_mismatch, make_accelerator
+from alignlab.trainers.processes import launcher_mismatch, make_accelerator
 from tiny_models import write_tiny_causal_lm
 
 WORDS = [

@@ -17,7 +17,7 @@ from alignlab.trainers.best_of_n import (
 )
 from alignlab.trainers.config import PolicyTrainConfig, TrainConfig
 from alignlab.trainers.dpo import DPOConfig, train_dpo
-from alignlab.trainers.loop import DivergenceError, NonFiniteLossError
+from alignlab.trainers.guard import DivergenceError, NonFiniteLossError
 from alignlab.trainers.ppo import PPOConfig, train_ppo
 from alignlab.trainers.reward import RewardConfig, train_reward
 from alignlab.trainers.rundir import CheckpointError, read_metrics, train_or_reuse

@@ -27,13 +27,14 @@ from alignlab.models.sequences import sequence_logps
 from alignlab.objectives import DPO_LOSSES, dpo_loss
 from alignlab.progress import progress_bar
 from alignlab.trainers.config import PolicyTrainConfig, with_defaults
-from alignlab.trainers.loop import TrainingTask, make_accelerator, run_loop
+from alignlab.trainers.loop import TrainingTask, run_loop
 from alignlab.trainers.policy import load_policy, load_reference, save_policy
 from alignlab.trainers.preferences import (
     PreferenceExample,
     collate_comparisons,
     encode_comparisons,
 )
+from alignlab.trainers.processes import make_accelerator
 from alignlab.trainers.rundir import prepare_run_dir
 from alignlab.trainers.tracking import policy_evaluator
 

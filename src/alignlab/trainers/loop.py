@@ -5,11 +5,8 @@ the loss of a batch (an objective from :mod:`alignlab.objectives`). The loop own
 rest: AdamW with a warm-up schedule, gradient accumulation and clipping, ``metrics.jsonl``,
 evaluation, checkpoints, resuming, and the guard against divergence.
 
-The guard stops the run, before the step is applied, when a loss or gradient is not
-finite or the loss smoothed over about 10 steps rises past ``divergence_factor`` times
-its running minimum (:class:`DivergenceGuard`). A checkpoint is marked good once a step
-computed on its weights passed the guard with a raw loss within the factor too; the
-error names the last good one and sets later ones aside (:mod:`alignlab.trainers.rundir`).
+The guard against divergence is :mod:`alignlab.trainers.guard`; how processes are formed,
+:mod:`alignlab.trainers.processes`.
 
 The loss of an optimizer step is normalized over the whole global batch: every process's
 micro-batches of the accumulation window together. ``task.units(batch)`` says what the
@@ -38,10 +35,8 @@ from __future__ import annotations
 
 import contextlib
 import math
-import os
 import time
-import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -49,32 +44,23 @@ from typing import Any
 import numpy as np
 import torch
 from accelerate import Accelerator
-from accelerate.utils import DistributedType, set_seed
+from accelerate.utils import DistributedType
 from torch import Tensor
 from torch.utils.data import DataLoader, Sampler
 
 from alignlab.progress import err, progress_bar
 from alignlab.trainers.config import LR_SCHEDULES, TrainConfig
+from alignlab.trainers.guard import DivergenceGuard, check_finite, finite_weights, stop_run
 from alignlab.trainers.rundir import (
     MetricsLog,
     checkpoint_state,
-    last_good_checkpoint,
     latest_checkpoint,
     load_checkpoint,
     mark_good,
     save_checkpoint,
-    set_aside_after,
 )
 
 Loss = Callable[[torch.nn.Module, dict[str, Tensor]], tuple[Tensor, dict[str, Tensor]]]
-
-
-class DivergenceError(RuntimeError):
-    """The loss diverged: the run stopped before the update was applied."""
-
-
-class NonFiniteLossError(DivergenceError):
-    """A NaN or infinite loss, gradient or weight: the run stopped."""
 
 
 @dataclass
@@ -115,61 +101,6 @@ class EpochSampler(Sampler[int]):
 
     def __iter__(self):
         return iter(np.random.default_rng([self.seed, self.epoch]).permutation(self.n).tolist())
-
-
-_SHARDING = {"ACCELERATE_USE_FSDP": "FSDP", "ACCELERATE_USE_DEEPSPEED": "DEEPSPEED"}
-"""The launcher's environment variable asking for each sharding engine, and its name."""
-
-
-def launcher_mismatch(formed: int, kind: str, env: Mapping[str, str] = os.environ) -> str | None:
-    """How the run accelerate formed (``formed`` processes of distributed type ``kind``)
-    differs from what the launcher asked for, or ``None``.
-
-    The processes asked for are ``WORLD_SIZE`` (torchrun, ``accelerate launch --multi_gpu``;
-    MPI's names too); ``accelerate launch --cpu --num_processes N`` sets only
-    ``MASTER_ADDR`` and starts one process. A config asking for FSDP or DeepSpeed sets
-    ``ACCELERATE_USE_FSDP`` or ``ACCELERATE_USE_DEEPSPEED``; accelerate shards with them only
-    on accelerators and otherwise runs plain data parallel.
-    """
-    for name, engine in _SHARDING.items():
-        if env.get(name, "").lower() == "true" and kind != engine:
-            return f"the launcher asked for {engine} but accelerate runs {kind} (no sharding)"
-    for name in ("WORLD_SIZE", "PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "MV2_COMM_WORLD_SIZE"):
-        if env.get(name, "").isdigit():
-            asked = int(env[name])
-            if asked == formed:
-                return None
-            return f"the launcher asked for {asked} processes ({name}) but {formed} formed"
-    if "MASTER_ADDR" in env and formed == 1:
-        return "the launcher set MASTER_ADDR for several processes but started one"
-    return None
-
-
-def make_accelerator(config: TrainConfig) -> Accelerator:
-    """The accelerator for a run, with the run's seed set everywhere.
-
-    On a machine without an accelerator the run is a CPU run (accelerate's multi-CPU mode
-    under ``torchrun`` or ``accelerate launch``, over gloo); a launcher that asked for more
-    processes than accelerate formed gets a warning, never a silent single process.
-    """
-    if config.threads:
-        torch.set_num_threads(config.threads)
-    accelerator = Accelerator(
-        gradient_accumulation_steps=config.grad_accum,
-        mixed_precision=config.mixed_precision,
-        cpu=config.cpu or not torch.accelerator.is_available(),
-    )
-    kind = accelerator.distributed_type.value
-    mismatch = launcher_mismatch(accelerator.num_processes, kind)
-    if mismatch is not None:
-        warnings.warn(
-            f"{mismatch}. Several processes: torchrun --nproc_per_node N -m alignlab.cli ..., "
-            "or accelerate launch --num_processes N --multi_gpu (torchrun, on GPUs or CPUs "
-            "alike); FSDP and DeepSpeed need GPUs (README: several processes)",
-            stacklevel=2,
-        )
-    set_seed(config.seed)
-    return accelerator
 
 
 class _Window:
@@ -213,66 +144,7 @@ class _Window:
         }
 
 
-def _stop(accelerator: Accelerator, run_dir: Path, message: str, error=NonFiniteLossError):
-    """Set aside the checkpoints after the last good one and raise ``error`` naming it."""
-    good = last_good_checkpoint(run_dir)
-    moved = set_aside_after(accelerator, run_dir, good)
-    kept = f"the last good checkpoint is {good}" if good else "no checkpoint is known good"
-    if moved:
-        kept += f"; {len(moved)} later one(s) set aside as step-N.diverged"
-    resume = "; --resume goes on from it (--allow-changes to change lr or more)" if good else ""
-    raise error(
-        f"{message}; training stopped ({kept}). Lower lr, raise warmup_steps, or check the "
-        f"data{resume}."
-    )
-
-
-def _check_finite(accelerator: Accelerator, value: Tensor, what: str, step: int, run_dir: Path):
-    finite = bool(torch.isfinite(value).all())
-    # Every process stops together: a float flag, since not every backend gathers booleans.
-    bad = accelerator.gather(torch.tensor([0.0 if finite else 1.0], device=value.device))
-    if bad.any():
-        shown = "not finite on another process" if finite else f"{float(value.detach().sum())}"
-        _stop(accelerator, run_dir, f"step {step}: the {what} is {shown}, not applied")
-
-
-class DivergenceGuard:
-    """The mean loss of each optimizer step, smoothed, against its running minimum."""
-
-    SMOOTHING = 0.1
-    """Weight of the newest step in the moving average (about the last 10 steps count)."""
-
-    def __init__(self, factor: float | None, state: dict | None = None):
-        self.factor = factor or 0.0
-        self.smoothed: float | None = (state or {}).get("smoothed")
-        self.minimum: float | None = (state or {}).get("minimum")
-
-    def state(self) -> dict:
-        """What a checkpoint keeps, so a resumed run's guard goes on as it would have."""
-        return {"smoothed": self.smoothed, "minimum": self.minimum}
-
-    def check(self, accelerator: Accelerator, loss: float, step: int, run_dir: Path) -> bool:
-        """Stop the run if the step's loss (the same on every process) diverged; else whether
-        it was within the factor too (whether the checkpoint it was computed on is good)."""
-        if not self.factor:
-            return True
-        if self.smoothed is None or self.minimum is None:
-            self.smoothed = self.minimum = loss
-            return True
-        self.smoothed += self.SMOOTHING * (loss - self.smoothed)
-        limit = self.factor * self.minimum
-        if self.minimum > 0 and self.smoothed > limit:
-            message = (
-                f"step {step}: the loss diverged: {loss:.4g}, smoothed {self.smoothed:.4g}, "
-                f"passed divergence_factor = {self.factor:g} times its running minimum "
-                f"{self.minimum:.4g}, not applied"
-            )
-            _stop(accelerator, run_dir, message, DivergenceError)
-        self.minimum = min(self.minimum, self.smoothed)
-        return self.minimum <= 0 or loss <= limit
-
-
-def _follow_config(config: TrainConfig, optimizer, scheduler) -> None:
+def follow_config(config: TrainConfig, optimizer, scheduler) -> None:
     """After loading a checkpoint: the lr, schedule and weight decay of ``config``, not of
     the checkpoint (they differ only where ``allow_changes`` let them)."""
     inner = scheduler.scheduler
@@ -282,10 +154,6 @@ def _follow_config(config: TrainConfig, optimizer, scheduler) -> None:
         group["weight_decay"] = config.weight_decay
         group["lr"] = config.lr * factor(inner.last_epoch)
     inner._last_lr = [group["lr"] for group in optimizer.param_groups]
-
-
-def _finite_weights(model: torch.nn.Module) -> bool:
-    return all(bool(torch.isfinite(p).all()) for p in model.parameters())
 
 
 def _data_loader(config: TrainConfig, task: TrainingTask) -> DataLoader:
@@ -300,7 +168,7 @@ def _data_loader(config: TrainConfig, task: TrainingTask) -> DataLoader:
     )
 
 
-def _scheduler(config: TrainConfig, optimizer, total: int, accelerator: Accelerator):
+def make_scheduler(config: TrainConfig, optimizer, total: int, accelerator: Accelerator):
     from transformers import get_scheduler
 
     # accelerate steps a prepared scheduler once per process per optimizer step.
@@ -330,13 +198,13 @@ def run_loop(
     )
     steps_per_epoch = math.ceil(len(loader) / config.grad_accum)
     total = config.max_steps or config.epochs * steps_per_epoch
-    scheduler = accelerator.prepare(_scheduler(config, optimizer, total, accelerator))
+    scheduler = accelerator.prepare(make_scheduler(config, optimizer, total, accelerator))
 
     step, guard = 0, DivergenceGuard(config.divergence_factor)
     checkpoint = latest_checkpoint(run_dir) if config.resume else None
     if checkpoint is not None:
         load_checkpoint(accelerator, checkpoint)
-        _follow_config(config, optimizer, scheduler)
+        follow_config(config, optimizer, scheduler)
         state = checkpoint_state(checkpoint)
         step, guard = state["step"], DivergenceGuard(config.divergence_factor, state.get("guard"))
     metrics = MetricsLog(run_dir / "metrics.jsonl")
@@ -371,7 +239,7 @@ def run_loop(
                 if norm is None:  # DeepSpeed clips inside its step, by its own config
                     norm = torch.tensor(math.nan)
                 else:
-                    _check_finite(accelerator, norm, "gradient norm", step + 1, run_dir)
+                    check_finite(accelerator, norm, "gradient norm", step + 1, run_dir)
                 if guard.check(accelerator, loss, step + 1, run_dir):
                     mark_good(accelerator, run_dir, step)  # the weights it ran on
                 window.grad_norms.append(float(norm))
@@ -423,7 +291,7 @@ def _accumulate(task, batches, accelerator, model, window, step, run_dir) -> flo
         last = i == len(batches) - 1
         with contextlib.nullcontext() if last else accelerator.no_sync(model):
             loss, parts = task.loss(model, batch)
-            _check_finite(accelerator, loss, "loss", step + 1, run_dir)
+            check_finite(accelerator, loss, "loss", step + 1, run_dir)
             accelerator.backward(loss * (n * scale))
         weighted += float(loss.detach()) * n
         window.add(parts, int(batch["attention_mask"].sum()))
@@ -460,7 +328,7 @@ def _log_step(config, task, run_dir, accelerator, model, metrics, row, total, gu
     if accelerator.is_main_process:
         metrics.append(row)
     if _saving(config, step):
-        if not _finite_weights(model):
-            _stop(accelerator, run_dir, f"step {step}: the weights are no longer finite")
+        if not finite_weights(model):
+            stop_run(accelerator, run_dir, f"step {step}: the weights are no longer finite")
         state = {"guard": guard.state()}
         save_checkpoint(accelerator, run_dir, step, config.keep_checkpoints, state)

@@ -45,16 +45,11 @@ from alignlab.models.reward_fns import resolve_judge, resolve_reward
 from alignlab.objectives import entropy_bonus, policy_loss, token_logps, value_loss
 from alignlab.progress import progress_bar
 from alignlab.trainers.config import PPOConfig
+from alignlab.trainers.guard import check_finite, finite_weights, stop_run
 from alignlab.trainers.kl_control import kl_controller
-from alignlab.trainers.loop import (
-    _check_finite,
-    _finite_weights,
-    _follow_config,
-    _scheduler,
-    _stop,
-    make_accelerator,
-)
+from alignlab.trainers.loop import follow_config, make_scheduler
 from alignlab.trainers.policy import load_policy, load_reference
+from alignlab.trainers.processes import make_accelerator
 from alignlab.trainers.rollout import (
     ActorCritic,
     Rollout,
@@ -139,7 +134,9 @@ class PPOTrainer:
         self.model, self.optimizer = accelerator.prepare(model, optimizer)
         per_process = config.rollout_size * accelerator.num_processes
         self.total = config.max_steps or config.epochs * math.ceil(len(self.prompts) / per_process)
-        schedule = _scheduler(config, optimizer, self.total * config.updates_per_step, accelerator)
+        schedule = make_scheduler(
+            config, optimizer, self.total * config.updates_per_step, accelerator
+        )
         self.scheduler = accelerator.prepare(schedule)
         accelerator.register_save_state_pre_hook(self._save_ppo_state)
         self.metrics = MetricsLog(self.run_dir / "metrics.jsonl")
@@ -174,7 +171,7 @@ class PPOTrainer:
         if checkpoint is None:
             return 0
         load_checkpoint(self.accelerator, checkpoint)
-        _follow_config(self.config, self.optimizer, self.scheduler)
+        follow_config(self.config, self.optimizer, self.scheduler)
         try:
             self.controller.load_state_dict(json.loads((checkpoint / PPO_STATE).read_text()))
         except (KeyError, ValueError, TypeError, OSError) as e:
@@ -231,14 +228,14 @@ class PPOTrainer:
                 minibatch = rollout.minibatch(rows, **token_tensors)
                 with accelerator.accumulate(self.model):
                     loss, metrics = ppo_loss(self.model, minibatch, config)
-                    _check_finite(accelerator, loss, "loss", step, self.run_dir)
+                    check_finite(accelerator, loss, "loss", step, self.run_dir)
                     if count == 0:  # a finite loss of the last step's weights: good
                         mark_good(accelerator, self.run_dir, step - 1)
                     accelerator.backward(loss)
                     if accelerator.sync_gradients:
                         max_norm = config.max_grad_norm or math.inf
                         norm = accelerator.clip_grad_norm_(self.model.parameters(), max_norm)
-                        _check_finite(accelerator, norm, "gradient norm", step, self.run_dir)
+                        check_finite(accelerator, norm, "gradient norm", step, self.run_dir)
                         grad_norms.append(float(norm))
                     self.optimizer.step()
                     self.scheduler.step()
@@ -276,8 +273,10 @@ class PPOTrainer:
         if logging and accelerator.is_main_process:
             self.metrics.append(row)
         if saving:
-            if not _finite_weights(self.model):
-                _stop(accelerator, self.run_dir, f"step {step}: the weights are no longer finite")
+            if not finite_weights(self.model):
+                stop_run(
+                    accelerator, self.run_dir, f"step {step}: the weights are no longer finite"
+                )
             save_checkpoint(accelerator, self.run_dir, step, self.config.keep_checkpoints)
 
     def train(self) -> torch.nn.Module:

@@ -30,8 +30,9 @@ from alignlab.models.reward import RewardEnsemble, RewardModel
 from alignlab.objectives import bradley_terry_loss
 from alignlab.stats import Estimate, comparison_accuracy
 from alignlab.trainers.config import TrainConfig
-from alignlab.trainers.loop import TrainingTask, make_accelerator, run_loop
+from alignlab.trainers.loop import TrainingTask, run_loop
 from alignlab.trainers.preferences import collate_comparisons, encode_comparisons
+from alignlab.trainers.processes import make_accelerator
 from alignlab.trainers.rundir import merged, prepare_run_dir, save_model_dir
 
 

@@ -17,8 +17,9 @@ from alignlab.models.loading import load_tokenizer
 from alignlab.models.sequences import collate, encode_pairs, forward_logits
 from alignlab.objectives import sft_loss
 from alignlab.trainers.config import PolicyTrainConfig
-from alignlab.trainers.loop import TrainingTask, make_accelerator, run_loop
+from alignlab.trainers.loop import TrainingTask, run_loop
 from alignlab.trainers.policy import load_policy, load_reference, save_policy
+from alignlab.trainers.processes import make_accelerator
 from alignlab.trainers.rundir import prepare_run_dir
 from alignlab.trainers.tracking import policy_evaluator
 
