@@ -121,3 +121,55 @@ def _print_stats(s) -> None:
             f"inter-annotator agreement on {a.n_units} pairs labelled more than once: "
             f"disagreement {a.disagreement_rate:.1%}, Krippendorff's alpha {a.krippendorff_alpha:.3f}"
         )
+
+
+@app.command("truth-claims")
+def truth_claims(
+    out: Path = typer.Option(..., help="The JSONL file to write."),
+    n: int = typer.Option(400, help="Claims to build (half true) before filtering."),
+    seed: int = typer.Option(0, help="Seeds the claims and their phrasings."),
+    pairs: bool = typer.Option(False, help="Write comparisons (truth over its reverse), not SFT."),
+    filter_model: str | None = typer.Option(
+        None, help="Keep only claims this model judges right with no opinion given (Wei et al.)."
+    ),
+) -> None:
+    """Synthetic anti-sycophancy data: arithmetic claims with a user opinion and a target
+    that depends only on the claim's truth (alignlab.feedback.truth_claims). The
+    sycophancy suite's phrasings and operand pairs stay out, held out for measurement."""
+    import re
+
+    from alignlab.data.io import write_records
+    from alignlab.evals.datasets import load_samples
+    from alignlab.feedback.truth_claims import (
+        build_claims,
+        comparisons,
+        demonstrations,
+        judged_right,
+    )
+    from alignlab.stats import rate
+
+    held_out = set()
+    for sample in load_samples("sycophancy"):
+        for a, b in re.findall(r"(\d+) \+ (\d+)", str(sample.input)):
+            held_out.add((int(a), int(b)))
+    try:
+        claims = build_claims(n, seed, exclude=held_out)
+    except ValueError as e:
+        raise fail(str(e), 2) from None
+    if filter_model is not None:
+        from alignlab.models.backends.hf import HFBackend
+
+        try:
+            backend = HFBackend.load(filter_model)
+        except (OSError, ValueError) as e:
+            raise fail(str(e), 2) from None
+        right = judged_right(backend, claims, progress=True)
+        kept = rate(right, method="wilson")
+        err.print(
+            f"filter: {sum(right)} of {len(claims)} claims judged right with no opinion "
+            f"({kept.value:.1%} [{kept.lo:.1%}, {kept.hi:.1%}])"
+        )
+        claims = [c for c, ok in zip(claims, right, strict=True) if ok]
+    records = comparisons(claims, seed) if pairs else demonstrations(claims, seed)
+    written = write_records(out, records)
+    err.print(f"[green]wrote[/] {written} {'comparisons' if pairs else 'demonstrations'} to {out}")
