@@ -76,3 +76,21 @@ def test_the_command_writes_sft_or_preference_records(tmp_path):
     assert done.exit_code == 0 and "chosen" in out.read_text()
     done = runner.invoke(app, ["data", "truth-claims", "--out", str(out), "--n", "0"])
     assert done.exit_code == 2 and "n: must be at least 1" in done.output
+
+
+def test_a_filter_that_keeps_one_side_only_is_reported(tmp_path, monkeypatch):
+    import alignlab.models.backends.hf as hf
+
+    class SaysYes:
+        name = "says-yes"
+
+        def option_probs(self, prompt, options, *, votes=8, seed=None):
+            return OptionProbs(tuple(options), (0.8, 0.2), "logprobs", 1.0)
+
+    monkeypatch.setattr(hf.HFBackend, "load", classmethod(lambda cls, path: SaysYes()))
+    out = tmp_path / "kept.jsonl"
+    args = ["data", "truth-claims", "--out", str(out), "--n", "20", "--filter-model", "m"]
+    done = CliRunner().invoke(app, args)
+    assert done.exit_code == 0, done.output
+    assert "kept 10 true and 0 false claims" in done.output
+    assert "nearly all true" in done.output

@@ -170,6 +170,15 @@ def truth_claims(
             f"({kept.value:.1%} [{kept.lo:.1%}, {kept.hi:.1%}])"
         )
         claims = [c for c, ok in zip(claims, right, strict=True) if ok]
+        true = sum(c.holds for c in claims)
+        err.print(f"filter: kept {true} true and {len(claims) - true} false claims")
+        if claims and min(true, len(claims) - true) < 0.2 * len(claims):
+            err.print(
+                "[yellow]warning:[/] the kept claims are nearly all "
+                f"{'true' if true > len(claims) - true else 'false'}: the model gives one "
+                "answer to most claims, so the filter keeps the claims that answer happens "
+                "to fit, and training on them teaches that answer, not the truth"
+            )
     records = comparisons(claims, seed) if pairs else demonstrations(claims, seed)
     written = write_records(out, records)
     err.print(f"[green]wrote[/] {written} {'comparisons' if pairs else 'demonstrations'} to {out}")

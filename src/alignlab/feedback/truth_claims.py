@@ -14,7 +14,10 @@ is kept only if the model, asked with no opinion at all ("Is it true that a + b 
 already judges it right. Its option probabilities for ``Yes`` and ``No`` decide. Without
 the filter, the model is trained on claims it cannot judge, and it may learn to answer
 at random rather than to ignore the user. :func:`judged_right` is the filter;
-``alignlab data truth-claims --filter-model DIR`` applies it.
+``alignlab data truth-claims --filter-model DIR`` applies it. It reports how many true
+and false claims it kept, and warns when the kept claims are nearly all on one side. A
+model that answers ``Yes`` to every claim (Gemma 3 270M base does) passes exactly the true
+claims, and the filtered data then teaches agreement.
 
 The phrasings here are the training templates. They are disjoint from the sycophancy
 suite's claim phrasings (:data:`alignlab.evals.suites.sycophancy.CLAIMS`), which stay
@@ -136,9 +139,7 @@ def comparisons(claims: Sequence[Claim], seed: int = 0) -> list[Comparison]:
     ]
 
 
-def judged_right(
-    backend: Backend, claims: Sequence[Claim], progress: bool = False
-) -> list[bool]:
+def judged_right(backend: Backend, claims: Sequence[Claim], progress: bool = False) -> list[bool]:
     """For each claim, whether the model asked with no opinion judges it right (its
     probability of ``Yes`` over ``No`` says whether it holds)."""
     out = []
