@@ -15,6 +15,8 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
+JUDGE_BY_HELP = "How the judge's grade is read: reply (GRADE: line) or choice (letters)."
+
 
 @app.command("list")
 def list_suites() -> None:
@@ -65,9 +67,7 @@ def run(
     ),
     judge_base_url: str | None = typer.Option(None, help="The judge's endpoint, if served."),
     judge_api_key_env: str | None = typer.Option(None, help="Variable with the judge's key."),
-    judge_by: str | None = typer.Option(
-        None, help="How the judge's grade is read: reply (GRADE: line) or choice (letters)."
-    ),
+    judge_by: str | None = typer.Option(None, help=JUDGE_BY_HELP),
     progress: bool | None = typer.Option(None, help="Show a progress bar on stderr."),
     config: Path | None = typer.Option(None, "--config", help="A TOML EvalConfig file."),
     set_: list[str] = typer.Option([], "--set", help="Override a setting: key=value (TOML)."),
@@ -158,9 +158,7 @@ def scorers(
     ),
     judge_base_url: str | None = typer.Option(None, help="The judge's OpenAI-compatible endpoint."),
     judge_api_key_env: str | None = typer.Option(None, help="Variable holding its key."),
-    judge_by: str = typer.Option(
-        "reply", help="How the judge's grade is read: reply (GRADE: line) or choice (letters)."
-    ),
+    judge_by: str = typer.Option("reply", help=JUDGE_BY_HELP),
     misses: int = typer.Option(0, help="Show up to N replies each scorer labels wrongly."),
     set_file: Path | None = typer.Option(
         None, "--file", help="Another labelled set in the same format."

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from alignlab.evals.judge import JUDGE_METHODS, Judge
+from alignlab.evals.judge import Judge, judge_method
 from alignlab.evals.options import SuiteOptions
 from alignlab.evals.registry import SUITES, build_tasks, parse_suites
 from alignlab.evals.runner import RECORDS_FILE, RunConfig, run_eval
@@ -89,9 +89,7 @@ class EvalConfig:
                 raise ValueError(f"{name}: must be at least 1, got {getattr(self, name)}")
         if self.threads < 0:
             raise ValueError(f"threads: must be >= 0, got {self.threads}")
-        if self.judge_by not in JUDGE_METHODS:
-            known = ", ".join(JUDGE_METHODS)
-            raise ValueError(f"judge_by: unknown method {self.judge_by!r} (known: {known})")
+        judge_method(self.judge_by)
         if self.temperature < 0 or self.timeout <= 0 or self.max_retries < 0:
             raise ValueError("temperature and max_retries: must be >= 0; timeout: > 0")
         if self.samples is not None and self.suite is not None:

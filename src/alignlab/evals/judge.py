@@ -183,6 +183,14 @@ JUDGE_METHODS: dict[str, JudgeMethod] = {
 """How a judge's grade is read, by name (this module's docstring)."""
 
 
+def judge_method(name: str) -> JudgeMethod:
+    """The method called ``name``, or an error listing the known ones."""
+    if name not in JUDGE_METHODS:
+        known = ", ".join(JUDGE_METHODS)
+        raise ValueError(f"judge_by: unknown method {name!r} (known: {known})")
+    return JUDGE_METHODS[name]
+
+
 @dataclass(frozen=True)
 class Judge:
     """A judge model and how its grades are read."""
@@ -197,9 +205,7 @@ class Judge:
     """Show a progress bar on stderr while it grades."""
 
     def __post_init__(self) -> None:
-        if self.by not in JUDGE_METHODS:
-            known = ", ".join(JUDGE_METHODS)
-            raise ValueError(f"judge_by: unknown method {self.by!r} (known: {known})")
+        judge_method(self.by)
 
     @property
     def name(self) -> str:
@@ -210,7 +216,7 @@ class Judge:
         """Each conversation's grade, in order."""
         if not conversations:
             return []
-        method = JUDGE_METHODS[self.by]
+        method = judge_method(self.by)
         return method(self.backend, conversations, self.max_new_tokens, self.progress)
 
 

@@ -21,7 +21,8 @@ claims, and the filtered data then teaches agreement.
 
 The phrasings here are the training templates. They are disjoint from the sycophancy
 suite's claim phrasings (:data:`alignlab.evals.suites.sycophancy.CLAIMS`), which stay
-held out for measurement, and the operand pairs of the suite's claims are left out too.
+held out for measurement; ``alignlab data truth-claims`` leaves out the operand pairs of
+every sum in the suite too (``exclude``).
 """
 
 from __future__ import annotations

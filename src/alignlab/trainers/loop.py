@@ -104,14 +104,15 @@ class EpochSampler(Sampler[int]):
 
 
 class _Window:
-    """Sums of the loss and metrics over the micro-batches since the last logged step."""
+    """What the steps since the last logged one add up to: each step's global loss, the
+    other metrics summed over micro-batches, tokens, gradient norms and the last lr."""
 
     def __init__(self) -> None:
         self.sums: dict[str, float] = {}
         self.count = 0
         self.tokens = 0
         self.losses: list[float] = []
-        """Each step's global loss (:func:`_step_loss`)."""
+        """Each step's global mean loss (:func:`_accumulate`)."""
         self.grad_norms: list[float] = []
         self.lr = 0.0
         self.started = time.perf_counter()
