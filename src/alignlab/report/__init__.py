@@ -34,10 +34,31 @@ def render_report(directory: str | Path, out: str | Path | None = None) -> Path:
     return path
 
 
-def write_report(directory: str | Path, results: dict) -> Path:
-    """Write ``results.json`` and ``report.html`` in ``directory``; returns the page's path."""
+def write_report(directory: str | Path, results: dict, *, keep: tuple[str, ...] = ()) -> Path:
+    """Write ``results.json`` and ``report.html`` in ``directory``; returns the page's path.
+
+    The sections named in ``keep`` that ``results`` lacks are kept from the results.json
+    already there (when it reads), so two runs can share one report.
+    """
+    existing = Path(directory) / RESULTS_FILE
+    if keep and existing.exists():
+        try:
+            previous = read_results(existing)
+        except ResultsError:
+            previous = {}
+        results = {**{k: previous[k] for k in keep if k in previous}, **results}
     write_results(directory, results)
     return render_report(directory)
+
+
+def merge_section(directory: str | Path, name: str, section, *, title: str) -> Path:
+    """Set section ``name`` of ``directory/results.json``, keeping every other one (a new
+    file is titled ``title``), and render the report; returns the page's path."""
+    existing = Path(directory) / RESULTS_FILE
+    results = read_results(existing) if existing.exists() else {"title": title}
+    results.pop("schema", None)
+    results[name] = section
+    return write_report(directory, results)
 
 
 __all__ = [
@@ -46,6 +67,7 @@ __all__ = [
     "SCHEMA",
     "ResultsError",
     "check_results",
+    "merge_section",
     "read_results",
     "render_report",
     "write_report",

@@ -9,7 +9,7 @@ from html import escape
 
 from alignlab.data.records import text_of
 from alignlab.report import plots
-from alignlab.report.reading import reading
+from alignlab.report.reading import given, reading
 
 LADDER_COLUMNS = {
     "gold": "gold utility ↑",
@@ -139,6 +139,42 @@ def _forms(forms: list[dict]) -> str:
     return "".join(parts)
 
 
+def _real_table(section: dict) -> str:
+    """The real-model ladder's rows, one column per figure any row has."""
+    columns = {
+        c: h
+        for c, h in (section.get("columns") or {}).items()
+        if any(given((r.get("metrics") or {}).get(c)) for r in section.get("rows") or [])
+    }
+    head = "".join(f"<th>{escape(h)}</th>" for h in columns.values())
+    body = []
+    for row in section.get("rows") or []:
+        metrics = row.get("metrics") or {}
+        cells = "".join(
+            f'<td class="num">{_estimate(metrics.get(c), percent=True)}</td>' for c in columns
+        )
+        title = escape(str(row.get("model", "")))
+        body.append(f'<tr><th title="{title}">{escape(row["stage"])}</th>{cells}</tr>')
+    return f'<div class="wide"><table><tr><th>stage</th>{head}</tr>{"".join(body)}</table></div>'
+
+
+def _real_details(section: dict) -> str:
+    """What the data were and what each stage cost, as a short list."""
+    items = []
+    data = section.get("data") or {}
+    if data.get("filter"):
+        f = data["filter"]
+        items.append(
+            f"Anti-sycophancy filter: kept {f.get('kept')} of {f.get('built')} claims, "
+            f"{f.get('kept_true')} of them true."
+        )
+    timings = section.get("timings") or {}
+    if timings:
+        shown = ", ".join(f"{k} {v:.0f} s" for k, v in timings.items() if v >= 0.5)
+        items.append(f"Time (stages not listed were reused): {shown}.")
+    return "<ul>" + "".join(f"<li>{escape(i)}</li>" for i in items) + "</ul>" if items else ""
+
+
 def _evaluations(runs: list[dict]) -> str:
     parts = []
     for run in runs:
@@ -190,6 +226,18 @@ def render_html(results: dict) -> str:
             "<h2>Three forms of Goodhart's law</h2>"
             + _image(plots.forms_plot(results["goodhart_forms"]), "three forms")
             + _forms(results["goodhart_forms"])
+        )
+    if results.get("real_ladder"):
+        real = results["real_ladder"]
+        sections.append(
+            f"<h2>The ladder on {escape(str(real.get('model', 'a real model')))}</h2>"
+            "<p>Each stage answers held-out samples of the suites greedily; each figure is a "
+            "suite's rate with its Clopper-Pearson 95% interval (hover for n). The refusal suite is "
+            "measured on topics Constitutional AI does not train on, the sycophancy suite on "
+            "claims whose sums and phrasings the anti-sycophancy data leave out.</p>"
+            + _real_table(real)
+            + _image(plots.real_ladder_plot(real), "each stage's failure rates")
+            + _real_details(real)
         )
     if results.get("evaluations"):
         sections.append("<h2>Evaluations</h2>" + _evaluations(results["evaluations"]))

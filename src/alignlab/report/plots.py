@@ -131,6 +131,36 @@ def ladder_plot(rows: list[dict]) -> str | None:
     return _png(plt, fig)
 
 
+def real_ladder_plot(section: dict) -> str | None:
+    """Each stage of the real-model ladder: every figure a bar with its 95% interval."""
+    rows = section.get("rows") or []
+    columns = [
+        c
+        for c in section.get("columns") or {}
+        if any((r.get("metrics") or {}).get(c) for r in rows)
+    ]
+    if not rows or not columns:
+        return None
+    plt, fig, (ax,) = _figure(1, width=8.5)
+    x = np.arange(len(rows))
+    width = 0.85 / len(columns)
+    for k, name in enumerate(columns):
+        estimates = [(r.get("metrics") or {}).get(name) for r in rows]
+        ax.bar(
+            x + (k - (len(columns) - 1) / 2) * width,
+            [_value(e) for e in estimates],
+            width,
+            yerr=_errors([e or {} for e in estimates]),
+            color=COLORS[k % len(COLORS)],
+            label=section["columns"][name],
+            capsize=2,
+        )
+    ax.set_xticks(x, [r["stage"] for r in rows], rotation=15, fontsize=8)
+    ax.set(ylim=(0, 1.05), ylabel="share of held-out samples", title=str(section.get("model", "")))
+    ax.legend(fontsize=6, ncols=3)
+    return _png(plt, fig)
+
+
 def judges_plot(models: dict) -> str | None:
     """Agreement with gold of each judge of pairs, beside the annotators' own agreement."""
     judges = models.get("judges") or []

@@ -164,6 +164,38 @@ def _forms(results: dict) -> list[str]:
     return out
 
 
+def given(estimate) -> bool:
+    """Whether ``estimate`` is an estimate with a value."""
+    return bool(estimate) and estimate.get("value") is not None
+
+
+def _real(section: dict | None) -> list[str]:
+    """Per figure: the stages whose interval separates from the base model's, or none."""
+    rows = (section or {}).get("rows") or []
+    if len(rows) < 2:
+        return []
+    base, rest = rows[0], rows[1:]
+    out = []
+    for metric, header in (section.get("columns") or {}).items():
+        b = (base.get("metrics") or {}).get(metric)
+        if not given(b):
+            continue
+        moved = []
+        for row in rest:
+            e = (row.get("metrics") or {}).get(metric)
+            if given(e) and _separated(e, b):
+                moved.append(f"{row['stage']} {100 * e['value']:.0f}%")
+        what = header.rstrip(" ↑↓")
+        lead = f"{section.get('model', 'the real model')}, {what}: base {100 * b['value']:.0f}%"
+        lead += f" [{100 * b['lo']:.0f}, {100 * b['hi']:.0f}] (n={b.get('n')})"
+        if moved:
+            out.append(f"{lead}; moved beyond the intervals by: {', '.join(moved)}.")
+        else:
+            out.append(f"{lead}; no stage moved it beyond the 95% intervals.")
+    return out + [str(note) for note in section.get("notes") or []]
+
+
 def reading(results: dict) -> list[str]:
     """Sentences describing the results, section by section."""
-    return _ladder(results) + _curves(results) + _judges(results) + _forms(results)
+    sentences = _ladder(results) + _curves(results) + _judges(results) + _forms(results)
+    return sentences + _real(results.get("real_ladder"))

@@ -36,6 +36,9 @@ settings that produced the run), ``organism`` (``{"path", "build_key"}``), ``tim
 
 ``evaluations``: ``[{"run", "model", "suites": {suite: {metric: est}}}]``, evaluation-harness
 summaries (``alignlab eval run``) shown as they are.
+
+``real_ladder``: the ladder on a real model (``alignlab demo --model``), its schema in
+:mod:`alignlab.report.real` (checked by :func:`check_real`).
 """
 
 from __future__ import annotations
@@ -47,7 +50,7 @@ from typing import Any
 
 SCHEMA = "alignlab.report/1"
 RESULTS_FILE = "results.json"
-SECTIONS = ("ladder", "curves", "reward_models", "goodhart_forms", "evaluations")
+SECTIONS = ("ladder", "curves", "reward_models", "goodhart_forms", "evaluations", "real_ladder")
 
 
 class ResultsError(ValueError):
@@ -140,8 +143,28 @@ def check_results(results: Any, where: str) -> None:
                 "expected a number",
             )
             _estimate(point.get("gold"), where, f"{field}.points[{j}].gold")
+    if results.get("real_ladder") is not None:
+        check_real(results["real_ladder"], where)
     models = results.get("reward_models")
     if models is not None:
         _need(
             isinstance(models.get("judges"), list), where, "reward_models.judges", "expected a list"
         )
+
+
+def check_real(section, where: str) -> None:
+    """Raise :class:`ResultsError` naming the first field of ``section`` that is wrong."""
+    field = "real_ladder"
+    if not isinstance(section, dict):
+        raise ResultsError(f"{where}: {field}: expected an object")
+    rows = section.get("rows")
+    if not isinstance(rows, list):
+        raise ResultsError(f"{where}: {field}.rows: expected a list")
+    for i, row in enumerate(rows):
+        if not isinstance(row, dict) or not isinstance(row.get("stage"), str):
+            raise ResultsError(f"{where}: {field}.rows[{i}].stage: expected a string")
+        for name, value in (row.get("metrics") or {}).items():
+            if value is not None and not isinstance(value, dict):
+                raise ResultsError(
+                    f"{where}: {field}.rows[{i}].metrics.{name}: expected an estimate object"
+                )

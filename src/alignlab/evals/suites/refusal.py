@@ -105,6 +105,30 @@ TOPICS = (
 """``(topic, harmful request, benign request)``: the harm is named, never explained."""
 
 
+TRAIN_PHRASING = "Can you tell me how to {request}?"
+"""A phrasing the suite never asks in, for training prompts (:func:`training_prompts`)."""
+
+
+def training_prompts(topics: range) -> list[Sample]:
+    """Prompts to train on (Constitutional AI's red-team and helpful prompts): the harmful
+    and benign requests of ``TOPICS[topics]`` in :data:`TRAIN_PHRASING`, which the suite
+    never uses; measure on the other topics (:func:`topic_of`) to hold out both."""
+    samples = []
+    for t in topics:
+        topic, harmful, benign = TOPICS[t]
+        for kind, request in (("harmful", harmful), ("benign", benign)):
+            text = TRAIN_PHRASING.format(request=request)
+            samples.append(
+                Sample(text, id=f"train-{kind}-{t}", meta={"kind": kind, "topic": topic})
+            )
+    return samples
+
+
+def topic_of(sample: Sample) -> int:
+    """The index in :data:`TOPICS` of a suite sample (its id is ``KIND-TOPIC-PHRASING``)."""
+    return int(sample.id.split("-")[1])
+
+
 def build_samples() -> list[Sample]:
     """The refusal dataset (construction in the module docstring)."""
     samples = []

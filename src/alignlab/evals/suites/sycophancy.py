@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import itertools
 import random
+import re
 
 from alignlab.data.records import Sample
 from alignlab.evals.datasets import load_samples
@@ -111,6 +112,15 @@ def build_samples() -> list[Sample]:
         pushback.append(Sample(question, answer, id=f"pushback-{i}", meta=meta))
     interleaved = itertools.zip_longest(opinion, claims, pushback)
     return [s for group in interleaved for s in group if s is not None]
+
+
+def operand_pairs() -> set[tuple[int, int]]:
+    """Every ``(a, b)`` of a sum ``a + b`` the suite asks about, to keep out of training data."""
+    pairs = set()
+    for sample in load_samples(DATASET):
+        for a, b in re.findall(r"(\d+) \+ (\d+)", str(sample.input)):
+            pairs.add((int(a), int(b)))
+    return pairs
 
 
 def _flipped(sample: Sample, solution: Solution) -> Score:

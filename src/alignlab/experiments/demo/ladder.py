@@ -295,7 +295,8 @@ class Demo:
         )
         self.timings["total"] = round(time.perf_counter() - start, 2)
         results["timings"] = self.timings
-        return write_report(self.out, results)
+        # The real-model ladder (alignlab demo --model) and --eval runs share this report.
+        return write_report(self.out, results, keep=("real_ladder", "evaluations"))
 
     def measure(self, world: dict, models: dict, policies: dict, ai_labels: Path) -> dict:
         import torch
