@@ -60,7 +60,9 @@ class BestOfNBackend:
         if n < 1:
             raise ValueError(f"n: must be at least 1, got {n}")
         if not temperature > 0:
-            raise ValueError(f"temperature: best-of-n samples, so it must be > 0, got {temperature}")
+            raise ValueError(
+                f"temperature: best-of-n samples, so it must be > 0, got {temperature}"
+            )
         self.backend = backend
         self.reward_fn = reward_fn
         self.n = n
@@ -91,9 +93,7 @@ class BestOfNBackend:
         prompts = [r.prompt for r in requests for _ in range(self.n)]
         scores = np.asarray(self.reward_fn(prompts, [c.text for c in drawn]), dtype=float)
         picks = select(scores.reshape(len(requests), self.n), self.n)
-        return [
-            replace(drawn[i * self.n + int(k)], model=self.name) for i, k in enumerate(picks)
-        ]
+        return [replace(drawn[i * self.n + int(k)], model=self.name) for i, k in enumerate(picks)]
 
     def option_probs(
         self, prompt: Text, options: Sequence[str], *, votes: int = 8, seed: int | None = None
