@@ -15,7 +15,6 @@ other samples share its batch, and a resumed run sends the same requests.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -29,9 +28,8 @@ from alignlab.models.backends.base import (
     GenerationRequest,
     OptionProbs,
     as_messages,
-    run_sync,
 )
-from alignlab.progress import progress_bar
+from alignlab.models.backends.batch import option_probs_many as many
 
 LETTERS = "ABCDEFGHIJ"
 
@@ -78,32 +76,9 @@ def option_probs_many(
     seeds: Sequence[int],
     progress: str | None = None,
 ) -> list[OptionProbs]:
-    """``option_probs`` for many prompts; an async backend runs them concurrently.
-    ``progress`` names a progress bar on stderr (unset: none)."""
-    backend = _require(backend)
-    asynchronous = getattr(backend, "aoption_probs", None)
-    with progress_bar(len(prompts), progress or "", enabled=progress is not None) as advance:
-        if asynchronous is None:
-            out = []
-            for p, o, s in zip(prompts, options, seeds, strict=True):
-                out.append(backend.option_probs(p, o, seed=s))
-                advance()
-            return out
-
-        async def gather() -> list[OptionProbs]:
-            limit = asyncio.Semaphore(getattr(backend, "concurrency", 8))
-
-            async def one(prompt, opts, seed):
-                async with limit:
-                    found = await asynchronous(prompt, opts, seed=seed)
-                advance()
-                return found
-
-            return await asyncio.gather(
-                *(one(p, o, s) for p, o, s in zip(prompts, options, seeds, strict=True))
-            )
-
-        return run_sync(gather())
+    """:func:`alignlab.models.backends.batch.option_probs_many` of the model under
+    evaluation (an error naming the missing model when there is none)."""
+    return many(_require(backend), prompts, options, seeds, progress=progress)
 
 
 def _reply(conversation: list[Message], completion: Completion) -> list[Message]:

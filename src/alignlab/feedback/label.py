@@ -29,7 +29,6 @@ resumes.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import random
 from collections.abc import Sequence
@@ -49,7 +48,8 @@ from alignlab.feedback.items import (
     sample_pairs,
 )
 from alignlab.feedback.journal import Journal, JournalRunConfig, run_settings
-from alignlab.models.backends import Backend, OptionProbs, run_sync
+from alignlab.models.backends import Backend
+from alignlab.models.backends.batch import option_probs_many
 from alignlab.progress import progress_bar
 
 
@@ -107,31 +107,6 @@ class LabelConfig(JournalRunConfig):
                 raise ValueError(f"{name}: must be at least 1, got {getattr(self, name)}")
 
 
-def option_probs(
-    backend: Backend, prompts: Sequence, options: Sequence, seeds: Sequence[int], votes: int
-) -> list[OptionProbs]:
-    """``backend.option_probs`` for many questions; an endpoint answers them concurrently."""
-    asynchronous = getattr(backend, "aoption_probs", None)
-    if asynchronous is None:
-        return [
-            backend.option_probs(p, o, votes=votes, seed=s)
-            for p, o, s in zip(prompts, options, seeds, strict=True)
-        ]
-
-    async def gather() -> list[OptionProbs]:
-        limit = asyncio.Semaphore(getattr(backend, "concurrency", 8))
-
-        async def one(prompt, opts, seed) -> OptionProbs:
-            async with limit:
-                return await asynchronous(prompt, opts, votes=votes, seed=seed)
-
-        return await asyncio.gather(
-            *(one(p, o, s) for p, o, s in zip(prompts, options, seeds, strict=True))
-        )
-
-    return run_sync(gather())
-
-
 def label_chunk(
     pairs: Sequence[PairItem],
     feedback: Backend,
@@ -156,7 +131,7 @@ def label_chunk(
     found = dict(
         zip(
             jobs,
-            option_probs(feedback, *zip(*jobs.values(), strict=True), config.votes),
+            option_probs_many(feedback, *zip(*jobs.values(), strict=True), votes=config.votes),
             strict=True,
         )
     )

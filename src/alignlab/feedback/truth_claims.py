@@ -33,7 +33,7 @@ from dataclasses import dataclass
 
 from alignlab.data.records import Comparison, Demonstration
 from alignlab.models.backends.base import Backend
-from alignlab.progress import progress_bar
+from alignlab.models.backends.batch import option_probs_many
 
 OPINIONS = (
     "",
@@ -143,11 +143,12 @@ def comparisons(claims: Sequence[Claim], seed: int = 0) -> list[Comparison]:
 def judged_right(backend: Backend, claims: Sequence[Claim], progress: bool = False) -> list[bool]:
     """For each claim, whether the model asked with no opinion judges it right (its
     probability of ``Yes`` over ``No`` says whether it holds)."""
-    out = []
-    with progress_bar(len(claims), "filter claims", enabled=progress) as advance:
-        for claim in claims:
-            question = FILTER_QUESTION.format(claim=claim.text)
-            probs = backend.option_probs(question, ["Yes", "No"])
-            out.append((probs.best == "Yes") == claim.holds)
-            advance()
-    return out
+    questions = [FILTER_QUESTION.format(claim=claim.text) for claim in claims]
+    probs = option_probs_many(
+        backend,
+        questions,
+        [["Yes", "No"]] * len(claims),
+        [None] * len(claims),
+        progress="filter claims" if progress else None,
+    )
+    return [(p.best == "Yes") == claim.holds for p, claim in zip(probs, claims, strict=True)]
