@@ -2,9 +2,10 @@
 
 ``loading`` reads HF causal LMs and tokenizers (LoRA optional), ``sequences``
 turns records into token tensors and log-probs, ``generation`` samples
-responses, ``reward`` holds reward models and their ensembles, and ``backends``
+responses, ``reward`` holds reward models and their ensembles, ``backends``
 serves models to evaluation and AI feedback (local HF or an OpenAI-compatible
-endpoint).
+endpoint), and ``served`` turns a server's responses into the generations local
+sampling gives.
 
 Names are imported on first use, so ``alignlab.models.backends`` (HTTP only)
 does not pull in torch and transformers.
@@ -16,6 +17,7 @@ _EXPORTS = {
     "generation": ("Generation", "generate", "generate_samples", "stop_token_ids"),
     "loading": ("LoraSpec", "load_causal_lm", "load_tokenizer", "resolve_device", "resolve_dtype"),
     "reward": ("EnsembleScores", "RewardEnsemble", "RewardModel"),
+    "served": ("generate_served", "served_generation"),
     "reward_fns": ("RewardFn", "batched", "resolve_judge", "resolve_reward"),
     "sequences": (
         "EncodedPair",

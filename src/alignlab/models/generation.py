@@ -5,8 +5,9 @@ template when there is one), grouped by length, left-padded (a decoder-only mode
 continues from its last position), and generated with ``model.generate``.
 Sampling draws from the model's own distribution reshaped only by
 ``temperature`` and ``top_p``: knobs a checkpoint's ``generation_config.json`` may
-set (top-k, repetition penalty, ...) are switched off, so that PPO's log-probs
-describe the policy that actually sampled.
+set (top-k, repetition penalty, ...) are switched off (the settings of
+:mod:`alignlab.models.decoding`, which a server is sent too), so that PPO's
+log-probs describe the policy that actually sampled.
 
 A ``seed`` seeds torch's RNG for the whole call, so the samples depend on which prompts
 share a batch. With ``seeds``, one per prompt, each prompt's samples are drawn from a
@@ -34,23 +35,9 @@ from transformers import (
 from transformers.tokenization_utils_base import PreTrainedTokenizerBase
 
 from alignlab.data.records import Text
+from alignlab.models.decoding import PLAIN_DECODING, PLAIN_SAMPLING
 from alignlab.models.dialogue import stop_strings
 from alignlab.models.sequences import encode_prompts
-
-# Explicit neutral values: generate() fills any unset field from the checkpoint's defaults.
-_PLAIN_DECODING = {
-    "repetition_penalty": 1.0,
-    "no_repeat_ngram_size": 0,
-    "num_beams": 1,
-    "min_new_tokens": 0,
-}
-_PLAIN_SAMPLING = {
-    "top_k": 0,
-    "min_p": 0.0,
-    "typical_p": 1.0,
-    "epsilon_cutoff": 0.0,
-    "eta_cutoff": 0.0,
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,14 +234,14 @@ def generate_samples(
         if per_prompt
         else {"temperature": temperature, "top_p": top_p}
     )
-    sampling = {**warp, **_PLAIN_SAMPLING} if do_sample else {}
+    sampling = {**warp, **PLAIN_SAMPLING} if do_sample else {}
     config = GenerationConfig(
         max_new_tokens=max_new_tokens,
         do_sample=do_sample,
         num_return_sequences=num_return_sequences,
         eos_token_id=stop_ids,
         pad_token_id=pad_id,
-        **_PLAIN_DECODING,
+        **PLAIN_DECODING,
         **sampling,
     )
     prompt_ids = encode_prompts(tokenizer, prompts)

@@ -8,32 +8,32 @@ earlier sample). So a best-of-n policy is evaluated on any suite like any other 
 and, over a server, its sampling runs where the server runs.
 
 Each sample's seed is drawn from ``(seed, the request's own seed or a CRC of its prompt,
-sample index)``: the same request gets the same n samples whatever else is in the batch,
+sample index)`` (:func:`~alignlab.models.backends.sample_seed`, the seeds of
+:func:`~alignlab.trainers.best_of_n.draw` through a server too): the same request gets the same n samples whatever else is in the batch,
 so an evaluation that resumes draws what it would have drawn. One request per sample (not
 ``n`` choices in one request) because some servers (``transformers serve``) ignore ``n``.
 """
 
 from __future__ import annotations
 
-import json
-import zlib
 from collections.abc import Sequence
 from dataclasses import replace
 
 import numpy as np
 
 from alignlab.data.records import Text
-from alignlab.models.backends import Backend, Completion, GenerationRequest, OptionProbs
+from alignlab.models.backends import (
+    Backend,
+    Completion,
+    GenerationRequest,
+    OptionProbs,
+    sample_requests,
+    sample_seed,
+)
 from alignlab.models.reward_fns import RewardFn
 from alignlab.trainers.best_of_n import select
 
-
-def sample_seed(seed: int, request: GenerationRequest, sample: int) -> int:
-    """The seed of sample ``sample`` of ``request`` (see the module docstring)."""
-    own = request.seed
-    if own is None:
-        own = zlib.crc32(json.dumps(request.prompt, sort_keys=True).encode())
-    return int(np.random.SeedSequence([seed, own, sample]).generate_state(1)[0] >> 1)
+__all__ = ["BestOfNBackend", "sample_seed"]
 
 
 class BestOfNBackend:
@@ -84,11 +84,7 @@ class BestOfNBackend:
         for i, request in enumerate(requests):
             if request.n != 1:
                 raise ValueError(f"requests[{i}]: best-of-n answers one completion (n=1)")
-        samples = [
-            replace(r, temperature=self.temperature, seed=sample_seed(self.seed, r, k))
-            for r in requests
-            for k in range(self.n)
-        ]
+        samples = sample_requests(requests, self.n, temperature=self.temperature, seed=self.seed)
         drawn = self.backend.generate(samples, progress=progress)
         prompts = [r.prompt for r in requests for _ in range(self.n)]
         scores = np.asarray(self.reward_fn(prompts, [c.text for c in drawn]), dtype=float)

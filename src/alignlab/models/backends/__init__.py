@@ -2,7 +2,8 @@
 
 Evaluation and AI feedback call a :class:`Backend` (``generate`` and
 ``option_probs``), so the same run works on a local HF model and on any
-``/chat/completions`` server, with concurrency, retries and a response cache.
+``/chat/completions`` server, with concurrency, retries and a response cache
+(:func:`served_backend`: a served model that samples as the local one does).
 :class:`HFBackend` (a local HF causal LM) is imported on first use.
 """
 
@@ -16,6 +17,8 @@ from alignlab.models.backends.base import (
     check_options,
     first_token_probs,
     run_sync,
+    sample_requests,
+    sample_seed,
     vote_for,
     vote_probs,
 )
@@ -26,8 +29,17 @@ from alignlab.models.backends.openai import (
     backoff_seconds,
     retry_after_seconds,
 )
+from alignlab.models.backends.servers import (
+    SAMPLING_FIELDS,
+    SERVERS,
+    model_stop_strings,
+    sampling_fields,
+    served_backend,
+)
 
 __all__ = [
+    "SAMPLING_FIELDS",
+    "SERVERS",
     "Backend",
     "Completion",
     "EndpointError",
@@ -42,8 +54,13 @@ __all__ = [
     "cache_key",
     "check_options",
     "first_token_probs",
+    "model_stop_strings",
     "retry_after_seconds",
     "run_sync",
+    "sample_requests",
+    "sample_seed",
+    "sampling_fields",
+    "served_backend",
     "vote_for",
     "vote_probs",
 ]

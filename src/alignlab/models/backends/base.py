@@ -22,11 +22,15 @@ Option probabilities come from one of two methods:
 from __future__ import annotations
 
 import asyncio
+import json
 import math
+import zlib
 from collections.abc import Coroutine, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal, Protocol, TypeVar, runtime_checkable
+
+import numpy as np
 
 from alignlab.data.records import ROLES, Message, Text
 
@@ -118,6 +122,9 @@ class Completion:
     """The model that produced it, as the backend names it."""
     usage: dict[str, int] = field(default_factory=dict)
     """Token counts as the backend reports them (``prompt_tokens``, ...); empty if unknown."""
+    stopped_at: tuple[str | None, ...] = ()
+    """Per completion, the stop string it was cut at (left out of its text), ``None`` where
+    it ended otherwise or the backend could not tell; empty when the backend does not say."""
 
     @property
     def text(self) -> str:
@@ -173,6 +180,28 @@ class Backend(Protocol):
     ) -> OptionProbs:
         """Probabilities that the answer to ``prompt`` begins with each option."""
         ...
+
+
+def sample_seed(seed: int, request: GenerationRequest, sample: int) -> int:
+    """The seed of sample ``sample`` of ``request``: from ``(seed, the request's own seed or a
+    CRC of its prompt, sample)``, so a request's samples never depend on its batch."""
+    own = request.seed
+    if own is None:
+        own = zlib.crc32(json.dumps(request.prompt, sort_keys=True).encode())
+    return int(np.random.SeedSequence([seed, own, sample]).generate_state(1)[0] >> 1)
+
+
+def sample_requests(
+    requests: Sequence[GenerationRequest], n: int, *, temperature: float, seed: int
+) -> list[GenerationRequest]:
+    """``n`` requests of one sample each per request, at ``temperature``, seeded by
+    :func:`sample_seed`: ``n`` samples from a server that ignores ``n``
+    (``transformers serve``), the same whatever else is asked with them."""
+    return [
+        replace(r, temperature=temperature, seed=sample_seed(seed, r, k))
+        for r in requests
+        for k in range(n)
+    ]
 
 
 def check_options(options: Sequence[str]) -> tuple[str, ...]:

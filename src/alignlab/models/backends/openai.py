@@ -15,6 +15,13 @@ a string, or one the provider withheld (``finish_reason="content_filter"``) is a
 failed, never scores it, and ``--resume`` asks for it again. In a batch, one
 failed request does not cancel the others: they finish (and are cached) first.
 
+Every request also carries the backend's own ``stop`` strings, as a local
+:class:`~alignlab.models.backends.hf.HFBackend` adds its tokenizer's dialogue stop
+strings, and each answer is cut at the first stop string in it, so a served model's text
+is the text the same model gives locally
+(:func:`~alignlab.models.backends.servers.served_backend` builds a backend for a model
+directory that way, with the fields a server needs to sample plainly).
+
 The API key is read from the environment variable the user names and sent only in
 the ``Authorization`` header: it is never kept on the backend, logged, cached, or
 put into an error, and is replaced by ``<redacted>`` in any server text taken in
@@ -102,7 +109,11 @@ class OpenAIChatBackend:
         max_retries: Retries per request after the first attempt.
         cache: Where responses are kept so reruns do not repeat requests.
         extra_body: Extra request fields (``top_k``, ``repetition_penalty``, ...),
-            merged last into every request body.
+            merged last into every request body; ``transformers serve`` samples only with
+            ``{"generation_config": "{\"do_sample\": true}"}`` here
+            (:data:`~alignlab.models.backends.servers.SAMPLING_FIELDS` holds each server's).
+        stop: Stop strings sent with every request beside the request's own (a base model
+            in alignlab's dialogue format ends its turn at ``stop_strings(tokenizer)``).
         top_logprobs: Alternatives per token asked for by :meth:`option_probs`.
         transport: An ``httpx`` transport to send requests through (tests, proxies).
     """
@@ -120,6 +131,7 @@ class OpenAIChatBackend:
         extra_body: dict[str, Any] | None = None,
         top_logprobs: int = 20,
         transport: httpx.AsyncBaseTransport | None = None,
+        stop: Sequence[str] = (),
     ):
         url = httpx.URL(base_url)
         if url.scheme not in ("http", "https") or not url.host:
@@ -138,6 +150,8 @@ class OpenAIChatBackend:
             raise ValueError(f"max_retries: must be >= 0, got {max_retries}")
         if top_logprobs < 1:
             raise ValueError(f"top_logprobs: must be at least 1, got {top_logprobs}")
+        if isinstance(stop, str) or not all(isinstance(s, str) and s for s in stop):
+            raise ValueError(f"stop: expected a sequence of non-empty strings, got {stop!r}")
         extra_body = dict(extra_body or {})
         if reserved := sorted(_RESERVED_BODY_KEYS & extra_body.keys()):
             raise ValueError(f"extra_body: may not set {reserved}; the backend sets them")
@@ -157,6 +171,7 @@ class OpenAIChatBackend:
         self.cache = cache
         self.extra_body = extra_body
         self.top_logprobs = top_logprobs
+        self.stop = tuple(stop)
         self._transport = transport
         self._api_key()  # fail now, not at the first request, when the variable is unset
 
@@ -255,11 +270,11 @@ class OpenAIChatBackend:
         key = os.environ.get(self.api_key_env) if self.api_key_env else None
         return text.replace(key, "<redacted>") if key else text
 
-    def _read(self, response: Any, n: int, cached: bool) -> Completion:
+    def _read(self, response: Any, n: int, cached: bool, stop: Sequence[str] = ()) -> Completion:
         """``response`` as a completion, or an :class:`InvalidResponse` naming the endpoint."""
         try:
             return read_completion(
-                response, n=n, model=self.model, cached=cached, redact=self._redact
+                response, n=n, model=self.model, cached=cached, redact=self._redact, stop=stop
             )
         except InvalidResponse as error:
             raise InvalidResponse(f"{self.name}: {error}", error.withheld) from None
@@ -275,8 +290,8 @@ class OpenAIChatBackend:
         }
         if request.seed is not None:
             body["seed"] = request.seed
-        if request.stop:
-            body["stop"] = list(request.stop)
+        if stop := tuple(dict.fromkeys((*self.stop, *request.stop))):
+            body["stop"] = list(stop)
         body.update(self.extra_body)
         return body
 
@@ -306,11 +321,11 @@ class OpenAIChatBackend:
             ) as client:
 
                 async def one(job_key: str, body: dict[str, Any]) -> None:
-                    n = body.get("n", 1)
+                    n, stop = body.get("n", 1), body.get("stop") or ()
                     hit = self.cache.get(job_key) if self.cache is not None else None
                     if hit is not None:
                         try:
-                            results[job_key] = (hit, self._read(hit, n, cached=True))
+                            results[job_key] = (hit, self._read(hit, n, cached=True, stop=stop))
                         except InvalidResponse:
                             hit = None
                     if hit is None:
@@ -318,7 +333,7 @@ class OpenAIChatBackend:
                             response = await self._post(client, url, body)
                         if self.api_key_env is not None:
                             response = redact_json(response, self._redact)
-                        completion = self._read(response, n, cached=False)
+                        completion = self._read(response, n, cached=False, stop=stop)
                         if self.cache is not None:
                             self.cache.put(job_key, response)
                         results[job_key] = (response, completion)

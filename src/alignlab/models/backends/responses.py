@@ -14,6 +14,13 @@ field in place of content, is an :class:`InvalidResponse` naming that finish
 reason. ``finish_reason="length"`` (the answer hit ``max_tokens``) is an answer,
 and stays visible on :attr:`Completion.finish_reasons` and in each record's calls.
 
+A completion is cut where the first of the request's stop strings appears in it, so its
+text never holds one, whatever the server did with ``stop``: OpenAI's API and vLLM leave
+the stop string out, ``transformers serve`` leaves it at the end of the content, and a
+server that ignores ``stop`` writes past it. :attr:`Completion.stopped_at` names the stop
+string a completion was cut at (also when the server left it out but named it, as vLLM's
+``stop_reason`` does), so a caller can rebuild the tokens that were sampled.
+
 The caller validates a response before caching it, so a cache never holds one
 that cannot be read.
 """
@@ -21,7 +28,7 @@ that cannot be read.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from alignlab.models.backends.base import Completion
@@ -101,6 +108,20 @@ def _index(i: int, choice: dict[str, Any]) -> int:
     return index
 
 
+def cut_at_stop(
+    text: str, reason: str | None, stop: Sequence[str], stop_reason: Any = None
+) -> tuple[str, str | None, str | None]:
+    """``(text, finish_reason, stop string)`` of a choice: ``text`` up to the first of ``stop``
+    that appears in it (finishing with ``"stop"``), else as it came, with the stop string the
+    server named in ``stop_reason`` when it is one of ``stop``."""
+    hits = [(text.find(s), i) for i, s in enumerate(stop) if s in text]
+    if hits:
+        at, i = min(hits)
+        return text[:at], "stop", stop[i]
+    named = stop_reason if isinstance(stop_reason, str) and stop_reason in stop else None
+    return text, reason, named
+
+
 def read_completion(
     response: Any,
     *,
@@ -108,11 +129,13 @@ def read_completion(
     model: str,
     cached: bool,
     redact: Callable[[str], str],
+    stop: Sequence[str] = (),
 ) -> Completion:
     """The completion in ``response``, with ``n`` choices; :class:`InvalidResponse` if none.
 
     ``model`` names the model when the response does not; ``redact`` removes the API
-    key from every text taken from the response.
+    key from every text taken from the response; each text is cut at the first of the
+    request's ``stop`` strings (see the module docstring).
     """
     if not isinstance(response, dict):
         raise InvalidResponse(f"the response is {_kind(response)}, not a JSON object")
@@ -132,13 +155,18 @@ def read_completion(
             f"asked for n={n} completions, the endpoint returned {len(choices)}; "
             "send n separate requests with n=1 instead"
         )
-    read = [_choice_text(i, choice, redact) for i, choice in enumerate(choices)]
+    stop = tuple(stop)
+    read = [
+        cut_at_stop(*_choice_text(i, choice, redact), stop, choice.get("stop_reason"))
+        for i, choice in enumerate(choices)
+    ]
     order = sorted(range(len(choices)), key=lambda i: _index(i, choices[i]))
     usage = response.get("usage")
     served = response.get("model")
     return Completion(
         texts=tuple(read[i][0] for i in order),
         finish_reasons=tuple(read[i][1] for i in order),
+        stopped_at=tuple(read[i][2] for i in order),
         cached=cached,
         model=served if isinstance(served, str) and served else model,
         usage={
