@@ -2,7 +2,8 @@
 
 Its settings are :class:`~alignlab.trainers.best_of_n.BestOfNConfig`'s fields, from a TOML
 file (``--config``) and ``--set key=value``; the options below are shortcuts for the
-fields most runs set.
+fields most runs set. With ``--base-url`` the samples come from the policy served there
+(one seeded request per sample) and the rewards score locally.
 """
 
 from __future__ import annotations
@@ -42,6 +43,15 @@ def bon(
     gold: str | None = typer.Option(None, help="Gold reward spec (``gold``: the organism's)."),
     seed: int | None = typer.Option(None, help="Seed for sampling and bootstrap intervals."),
     max_new_tokens: int | None = typer.Option(None, help="Longest response, in tokens."),
+    base_url: str | None = typer.Option(
+        None, help="An OpenAI-compatible server that samples the policy (field base_url)."
+    ),
+    served_model: str | None = typer.Option(
+        None, help="The name the server serves the policy as; unset: --policy (served_model)."
+    ),
+    api_key_env: str | None = typer.Option(
+        None, help="The environment variable holding the server's API key (api_key_env)."
+    ),
     config: Path | None = typer.Option(None, "--config", help="A TOML BestOfNConfig file."),
     set_: list[str] = typer.Option([], "--set", help="Override a setting: key=value (TOML)."),
     unset: list[str] = typer.Option(
@@ -52,6 +62,7 @@ def bon(
 
     Every setting: `alignlab config show bon`.
     """
+    from alignlab.models.backends import EndpointError
     from alignlab.trainers.best_of_n import BestOfNConfig, run_best_of_n
 
     given = {
@@ -62,12 +73,15 @@ def bon(
         "gold": gold,
         "seed": seed,
         "max_new_tokens": max_new_tokens,
+        "base_url": base_url,
+        "served_model": served_model,
+        "api_key_env": api_key_env,
         "ns": None if n is None else _ns(n),
     }
     settings = load_settings(BestOfNConfig, config, set_, given, unset)
     try:
         result = run_best_of_n(settings)
-    except (FileNotFoundError, NotADirectoryError, ValueError) as e:
+    except (FileNotFoundError, NotADirectoryError, ValueError, EndpointError) as e:
         raise fail(str(e), 1) from None
     _print_curve(result)
     typer.echo(settings.output_dir)

@@ -18,6 +18,11 @@ instead of one draw of n. Ties in the proxy go to the earlier sample, both in th
 and in :func:`select`, so the estimate is exactly the average over all n-subsets of the
 reward of the subset's pick. Intervals are bootstrap intervals over prompts; the KL of
 best-of-n to the sampling policy is ``log n - (n - 1) / n`` (``best_of_n_kl``).
+
+The samples come from a local model or, with ``base_url``, from the policy served at an
+OpenAI-compatible server, one request per sample (some servers ignore ``n``), each seeded
+by :func:`~alignlab.models.backends.sample_seed` from the prompt's index in the run, so a rerun draws the same; the
+rewards always score locally.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ import numpy as np
 from alignlab.config import check_required
 from alignlab.data.io import read_records, write_records
 from alignlab.data.records import Text
+from alignlab.models.backends import SERVERS, Backend, GenerationRequest, sample_requests
 from alignlab.models.generation import generate
 from alignlab.models.loading import load_causal_lm, load_tokenizer
 from alignlab.models.reward_fns import RewardFn, resolve_reward
@@ -74,6 +80,19 @@ class BestOfNConfig:
     chat_template: str | None = None
     """A Jinja chat template file replacing the tokenizer's own; a tokenizer with none gets
     the base-model few-shot format of alignlab.models.dialogue."""
+    base_url: str | None = None
+    """An OpenAI-compatible server (``http://127.0.0.1:8000/v1``) that samples the policy,
+    one seeded request per sample; unset: the local ``policy`` samples."""
+    served_model: str | None = None
+    """The name the server serves the policy as; unset: ``policy`` (``transformers serve``
+    names a model by its path). A local ``policy`` directory gives the dialogue stop strings."""
+    api_key_env: str | None = None
+    """The environment variable holding the server's API key; unset: none is sent."""
+    server: str = "transformers"
+    """What serves ``base_url`` (transformers, vllm, llama.cpp, openai), for the request fields
+    that make it sample as a local model does (alignlab.models.backends.servers)."""
+    concurrency: int = 8
+    """Server requests in flight at once."""
     progress: bool = True
     """Show a progress bar on stderr."""
 
@@ -87,6 +106,10 @@ class BestOfNConfig:
             raise ValueError("max_new_tokens and batch_size: must be >= 1")
         if self.temperature <= 0:
             raise ValueError(f"temperature: must be > 0, got {self.temperature}")
+        if self.server not in SERVERS:
+            raise ValueError(f"server: {self.server!r} is not one of {list(SERVERS)}")
+        if self.base_url is None and (self.served_model or self.api_key_env):
+            raise ValueError("served_model and api_key_env: name a server's; set base_url")
 
 
 def order_by_proxy(proxy: np.ndarray) -> np.ndarray:
@@ -206,7 +229,7 @@ def best_of_n_curve(
 
 
 def draw(
-    policy,
+    policy: Backend | object,
     tokenizer,
     prompts: Sequence[Text],
     n_max: int,
@@ -218,8 +241,19 @@ def draw(
     batch_size: int = 8,
 ) -> list[list[str]]:
     """``n_max`` responses to each of ``prompts``, the batch that begins at prompt ``start``
-    of a run: its seed is ``seed + start``, so a run drawn in batches (and a resumed one)
-    gets the same responses whatever was drawn before."""
+    of a run, the same whatever was drawn before (so a run drawn in batches, or resumed,
+    gets the same responses). ``policy`` is a local model with its ``tokenizer`` (the batch's
+    seed is ``seed + start``), or a :class:`~alignlab.models.backends.Backend` with
+    ``tokenizer=None``, asked
+    :func:`~alignlab.models.backends.sample_requests`, the prompt's index its own seed."""
+    if tokenizer is None:
+        asked = [
+            GenerationRequest(p, max_new_tokens=max_new_tokens, seed=start + i)
+            for i, p in enumerate(prompts)
+        ]
+        samples = sample_requests(asked, n_max, temperature=temperature, seed=seed)
+        texts = [c.text for c in policy.generate(samples)]
+        return [texts[i : i + n_max] for i in range(0, len(texts), n_max)]
     return generate(
         policy,
         tokenizer,
@@ -250,6 +284,7 @@ def best_of_n(
     """Sample ``n_max`` responses per prompt from ``policy``, score them, and estimate
     best-of-n's proxy and gold rewards for every n in ``ns`` (see the module docstring).
 
+    ``policy`` and ``tokenizer`` are :func:`draw`'s: a local model, or a backend and ``None``.
     ``batch_size`` counts prompts per generation batch (each yields ``n_max`` responses).
     """
     ns = sorted(set(ns))
@@ -303,11 +338,7 @@ def run_best_of_n(config: BestOfNConfig) -> BestOfNResult:
         raise ValueError(f"{config.prompts}: holds no prompts")
     reward_fn = resolve_reward(config.reward, device=config.device)
     gold_fn = None if config.gold is None else resolve_reward(config.gold, device=config.device)
-    remote = config.trust_remote_code
-    tokenizer = load_tokenizer(
-        config.policy, trust_remote_code=remote, chat_template=config.chat_template
-    )
-    model = load_causal_lm(config.policy, device=config.device, trust_remote_code=remote)
+    model, tokenizer = _sampler(config)
     result = best_of_n(
         model,
         tokenizer,
@@ -323,3 +354,23 @@ def run_best_of_n(config: BestOfNConfig) -> BestOfNResult:
     )
     result.write(config.output_dir)
     return result
+
+
+def _sampler(config: BestOfNConfig):
+    """What samples: the policy served at ``base_url`` (and no tokenizer), or the local one."""
+    remote, template = config.trust_remote_code, config.chat_template
+    if config.base_url is None:
+        tokenizer = load_tokenizer(config.policy, trust_remote_code=remote, chat_template=template)
+        model = load_causal_lm(config.policy, device=config.device, trust_remote_code=remote)
+        return model, tokenizer
+    from alignlab.models.backends import model_stop_strings, served_backend
+
+    backend = served_backend(
+        config.base_url,
+        config.served_model or config.policy,
+        server=config.server,
+        stop=model_stop_strings(config.policy, chat_template=template),
+        api_key_env=config.api_key_env,
+        concurrency=config.concurrency,
+    )
+    return backend, None

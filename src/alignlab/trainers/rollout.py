@@ -16,6 +16,11 @@ the value head's estimates.
 Token tensors are laid out as the per-token log-probs are (``[B, L - 1]``, column ``t``
 scoring ``input_ids[:, t + 1]``) on a right-padded batch of prompt + response, so each
 row's ``mask`` is one contiguous run: its response.
+
+The responses may come from a server (a :class:`~alignlab.models.backends.Backend` that
+serves the policy's current weights, :mod:`alignlab.trainers.weight_sync`): their texts
+are tokenized locally (:mod:`alignlab.models.served`), and the log-probs, values and
+reference log-probs are computed locally exactly as for locally sampled ones.
 """
 
 from __future__ import annotations
@@ -32,9 +37,11 @@ from safetensors.torch import save_file
 from torch import Tensor
 
 from alignlab.data.records import Text
+from alignlab.models.backends import Backend
 from alignlab.models.generation import Generation, generate_samples
 from alignlab.models.reward_fns import RewardFn, judge_columns
 from alignlab.models.sequences import EncodedPair, collate, response_token_logps
+from alignlab.models.served import generate_served
 from alignlab.objectives import gae, kl_estimate, masked_whiten, token_logps
 from alignlab.trainers.rundir import merged, save_model_dir, save_weights
 
@@ -257,21 +264,29 @@ def collect_rollout(
     seed: int,
     length_penalty_coef: float = 0.0,
     length_penalty_from: int = 0,
+    backend: Backend | None = None,
 ) -> tuple[Rollout, dict[str, float]]:
-    """Sample one response per prompt from ``model.policy`` (seeded), score it, and run the
+    """Sample one response per prompt from ``model.policy`` (seeded), or from ``backend``
+    serving its weights (one request per prompt, seeded from ``seed``), score it, and run the
     policy with its value head and the reference over it without gradients, ``batch_size``
     prompts or sequences at a time. Returns the rollout and the seconds each part took
     (``time/generate``, ``time/reward``, ``time/forward``)."""
     timer = time.perf_counter()
-    groups = generate_samples(
-        model.policy,
-        tokenizer,
-        prompts,
-        max_new_tokens=max_new_tokens,
-        batch_size=batch_size,
-        seed=seed,
-    )
-    generations = [group[0] for group in groups]
+    if backend is None:
+        groups = generate_samples(
+            model.policy,
+            tokenizer,
+            prompts,
+            max_new_tokens=max_new_tokens,
+            batch_size=batch_size,
+            seed=seed,
+        )
+        generations = [group[0] for group in groups]
+    else:
+        seeds = np.random.SeedSequence(seed).generate_state(len(prompts)) >> 1
+        generations = generate_served(
+            backend, tokenizer, prompts, seeds.tolist(), max_new_tokens=max_new_tokens
+        )
     times = {"time/generate": time.perf_counter() - timer}
     timer = time.perf_counter()
     proxy = torch.as_tensor(reward_fn(prompts, [g.text for g in generations]), dtype=torch.float32)
