@@ -19,7 +19,9 @@ from dataclasses import dataclass
 from typing import Literal
 
 from alignlab.config import check_required
+from alignlab.models.backends import SERVERS
 from alignlab.models.loading import LoraSpec
+from alignlab.trainers.weight_sync import check_weight_sync
 
 LR_SCHEDULES = {"constant": "constant_with_warmup", "linear": "linear", "cosine": "cosine"}
 
@@ -241,12 +243,37 @@ class PPOConfig(PolicyTrainConfig):
     """Subtract this from a response's score per token beyond ``length_penalty_from``."""
     length_penalty_from: int = 0
     """Response tokens free of the length penalty (0: every token pays)."""
+    rollout_base_url: str | None = None
+    """An OpenAI-compatible server (``http://127.0.0.1:8000/v1``) that samples the rollouts'
+    responses, one seeded request each; the policy, value head and reference score them
+    locally. Unset: the local policy samples."""
+    rollout_api_key_env: str | None = None
+    """The environment variable holding the rollout server's API key; unset: none is sent."""
+    rollout_server: str = "transformers"
+    """What serves ``rollout_base_url`` (transformers, vllm, llama.cpp, openai), for the request
+    fields that make it sample as the local policy does (alignlab.models.backends.servers)."""
+    rollout_concurrency: int = 8
+    """Rollout requests in flight at once."""
+    weight_sync: str = "reload"
+    """How the rollout server comes to serve each step's policy: ``reload`` (a server that
+    loads a saved model directory on demand, ``transformers serve``), ``vllm-lora`` (a LoRA
+    policy's adapter, vLLM) or ``local`` (the local policy samples); a server that cannot
+    take the weights falls back to ``local`` with a warning (alignlab.trainers.weight_sync)."""
 
     def __post_init__(self) -> None:
         super().__post_init__()
         _at_least(self, 1, "rollout_size", "max_new_tokens", "forward_batch_size", "ppo_epochs")
-        _at_least(self, 1, "kl_horizon")
+        _at_least(self, 1, "kl_horizon", "rollout_concurrency")
         _at_least(self, 0, "length_penalty_from")
+        check_weight_sync(self.weight_sync)
+        if self.rollout_server not in SERVERS:
+            raise ValueError(
+                f"rollout_server: {self.rollout_server!r} is not one of {list(SERVERS)}"
+            )
+        if self.rollout_api_key_env is not None and self.rollout_base_url is None:
+            raise ValueError(
+                "rollout_api_key_env: only a rollout server takes a key; set rollout_base_url"
+            )
         if self.reward is None:
             raise ValueError("reward: PPO needs a reward to maximize")
         per_update = self.batch_size * self.grad_accum

@@ -25,6 +25,10 @@ held-out ``eval_prompts`` and :mod:`alignlab.trainers.tracking` adds its metrics
 ``eval/``. Checkpoints hold the weights, value head, optimizer, RNG and the KL coefficient;
 a step's prompts and sampling seed follow from ``(seed, step)`` alone, so a resumed run
 repeats an uninterrupted one's numbers.
+
+With ``rollout_base_url`` a server samples the rollouts' responses, after
+:mod:`alignlab.trainers.weight_sync` has made it serve the step's policy (``time/sync``
+is what that took); everything else runs here as without one.
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from accelerate.utils import gather_object
+from accelerate.utils import broadcast_object_list, gather_object
 from torch import Tensor
 
 from alignlab.data.io import read_records
@@ -69,6 +73,7 @@ from alignlab.trainers.rundir import (
     save_checkpoint,
 )
 from alignlab.trainers.tracking import PolicyEvaluator, spread
+from alignlab.trainers.weight_sync import RolloutServer
 
 PPO_STATE = "ppo_state.json"
 
@@ -140,6 +145,16 @@ class PPOTrainer:
         self.scheduler = accelerator.prepare(schedule)
         accelerator.register_save_state_pre_hook(self._save_ppo_state)
         self.metrics = MetricsLog(self.run_dir / "metrics.jsonl")
+        self.rollout_server = None
+        if config.rollout_base_url is not None and config.weight_sync != "local":
+            self.rollout_server = RolloutServer(
+                config.rollout_base_url,
+                config.weight_sync,
+                self.run_dir / "served",
+                server=config.rollout_server,
+                api_key_env=config.rollout_api_key_env,
+                concurrency=config.rollout_concurrency,
+            )
 
     def _evaluator(self) -> PolicyEvaluator:
         """The held-out evaluation, sharing the run's reward, gold and judge."""
@@ -182,12 +197,25 @@ class PPOTrainer:
     def policy(self) -> torch.nn.Module:
         return self.accelerator.unwrap_model(self.model).policy
 
+    def _rollout_backend(self, step: int):
+        """The backend serving the policy for ``step``'s rollout; ``None``: sample locally.
+        The main process syncs the weights, and every process asks for what it serves."""
+        if self.rollout_server is None:
+            return None
+        model = [None]
+        if self.accelerator.is_main_process:
+            model = [self.rollout_server.sync(self.policy, self.tokenizer, step - 1)]
+        return self.rollout_server.backend(broadcast_object_list(model)[0])
+
     def rollout(self, step: int) -> tuple[Rollout, dict[str, float]]:
         """Sample and score this process's rollout of ``step``; return it and its metrics."""
         config, accelerator = self.config, self.accelerator
         process, size = accelerator.process_index, config.rollout_size
         start = ((step - 1) * accelerator.num_processes + process) * size
         indices = prompt_indices(len(self.prompts), size, config.seed, start)
+        timer = time.perf_counter()
+        backend = self._rollout_backend(step)
+        synced = time.perf_counter() - timer
         rollout, times = collect_rollout(
             accelerator.unwrap_model(self.model),
             self.reference,
@@ -199,7 +227,10 @@ class PPOTrainer:
             seed=rollout_seed(config.seed, step, process),
             length_penalty_coef=config.length_penalty,
             length_penalty_from=config.length_penalty_from,
+            backend=backend,
         )
+        if self.rollout_server is not None:
+            times["time/sync"] = synced
         metrics = rollout.summary(self.controller.kl_coef)
         if self.gold_fn is not None:
             metrics["gold/mean"] = float(np.mean(self.gold_fn(rollout.prompts, rollout.texts)))

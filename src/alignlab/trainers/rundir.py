@@ -47,6 +47,8 @@ HOW_IT_RUNS = frozenset(
         "keep_checkpoints",
         "divergence_factor",
         "merge_lora",
+        "rollout_api_key_env",
+        "rollout_concurrency",
     }
 )
 """Fields a resumed run may change freely: they change how it runs, not what it computes."""
