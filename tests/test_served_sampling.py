@@ -1,18 +1,24 @@
-"""Best-of-n and PPO rollouts sampled through a backend (a server), scored locally."""
+"""Best-of-n and PPO rollouts sampled through a backend (a server), scored locally; the
+endpoints of evaluation and AI feedback sent a server's sampling fields and stop strings."""
 
 import numpy as np
+import pytest
 import torch
 from typer.testing import CliRunner
 
 from alignlab.cli.bon import app as bon_app
 from alignlab.data.io import read_records, write_records
-from alignlab.models.backends import Completion, GenerationRequest, sample_seed
+from alignlab.evals.config import EvalConfig, backend_for
+from alignlab.feedback.backend import ModelSpec, open_backend
+from alignlab.models.backends import SAMPLING_FIELDS, Completion, GenerationRequest, sample_seed
 from alignlab.models.backends import openai as openai_backend
+from alignlab.models.dialogue import STOP_STRINGS
 from alignlab.models.loading import load_causal_lm, load_tokenizer
 from alignlab.trainers.best_of_n import best_of_n, draw
 from alignlab.trainers.rollout import ActorCritic, collect_rollout
 from openai_server import LoopbackServer
 from test_served_generation import PROMPTS, Replay, as_completion, clean
+from tiny_models import write_tiny_causal_lm
 
 
 def word_count(prompts, responses):
@@ -95,3 +101,19 @@ def test_the_bon_command_samples_through_a_server(lm_dir, tmp_path, monkeypatch)
     monkeypatch.setattr(openai_backend, "_sleep", no_wait)
     bad = CliRunner().invoke(bon_app, [*args, "--base-url", "http://127.0.0.1:9/v1"])
     assert bad.exit_code == 1 and "Traceback" not in bad.output
+
+
+def test_eval_and_feedback_endpoints_send_the_servers_fields_and_a_directorys_stops(tmp_path):
+    base = str(write_tiny_causal_lm(tmp_path / "base", chat_template=False))
+    url = "http://127.0.0.1:9/v1"
+    config = EvalConfig(model=base, base_url=url, server="transformers")
+    spec = ModelSpec(base, base_url=url, server="transformers")
+    for backend in (backend_for(base, url, None, config, None), open_backend(spec)):
+        assert backend.stop == STOP_STRINGS
+        assert backend.extra_body == SAMPLING_FIELDS["transformers"]
+    hosted = open_backend(ModelSpec("gpt-x", base_url=url))
+    assert hosted.stop == () and hosted.extra_body == {}
+    with pytest.raises(ValueError, match="server"):
+        EvalConfig(model=base, server="tgi")
+    with pytest.raises(ValueError, match="server"):
+        ModelSpec(base, server="tgi")

@@ -20,7 +20,12 @@ from alignlab.evals.registry import SUITES, build_tasks, parse_suites
 from alignlab.evals.runner import RECORDS_FILE, RunConfig, run_eval
 from alignlab.evals.samples_file import check_resumable, read_samples, samples_task
 from alignlab.evals.verdicts import VERDICTS, verdict
-from alignlab.models.backends import OpenAIChatBackend, ResponseCache
+from alignlab.models.backends import (
+    ResponseCache,
+    model_stop_strings,
+    sampling_fields,
+    served_backend,
+)
 from alignlab.models.backends.base import Backend
 
 
@@ -44,6 +49,11 @@ class EvalConfig:
     """An OpenAI-compatible endpoint (``http://localhost:8000/v1``); unset: a local model."""
     api_key_env: str | None = None
     """The environment variable holding the endpoint's API key."""
+    server: str = "openai"
+    """What serves the endpoints (``openai``, ``transformers``, ``vllm``, ``llama.cpp``), for the
+    request fields that make it sample as a local model does (``transformers serve`` answers
+    greedily at any temperature without them; alignlab.models.backends.servers). A model
+    named by a local directory's path gets that directory's dialogue stop strings."""
     output_dir: str = "runs/eval"
     """The run directory: ``records.jsonl``, ``summary.json``, the response cache."""
     max_new_tokens: int = 256
@@ -90,6 +100,7 @@ class EvalConfig:
         if self.threads < 0:
             raise ValueError(f"threads: must be >= 0, got {self.threads}")
         judge_method(self.judge_by)
+        sampling_fields(self.server)
         if self.temperature < 0 or self.timeout <= 0 or self.max_retries < 0:
             raise ValueError("temperature and max_retries: must be >= 0; timeout: > 0")
         if self.samples is not None and self.suite is not None:
@@ -115,9 +126,11 @@ def backend_for(
     if base_url is not None:
         if model is None:
             raise ValueError("model: name the model the endpoint at base_url serves")
-        return OpenAIChatBackend(
+        return served_backend(
             base_url,
             model,
+            server=config.server,
+            stop=model_stop_strings(model),
             api_key_env=api_key_env,
             concurrency=config.concurrency,
             timeout=config.timeout,

@@ -10,7 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from alignlab.models.backends import Backend, OpenAIChatBackend, ResponseCache
+from alignlab.models.backends import (
+    Backend,
+    ResponseCache,
+    model_stop_strings,
+    sampling_fields,
+    served_backend,
+)
 
 
 @dataclass
@@ -33,6 +39,11 @@ class ModelSpec:
     """Retries per endpoint request."""
     top_logprobs: int = 20
     """First-token alternatives asked of an endpoint when reading option probabilities."""
+    server: str = "openai"
+    """What serves ``base_url`` (``openai``, ``transformers``, ``vllm``, ``llama.cpp``), for the
+    request fields that make it sample as a local model does (``transformers serve`` answers
+    greedily without them, so its votes would all agree); a model named by a local
+    directory's path gets that directory's dialogue stop strings."""
     device: str | None = None
     """Device of a local model; unset: the best available."""
     dtype: str = "auto"
@@ -47,6 +58,7 @@ class ModelSpec:
             )
         if self.api_key_env is not None and self.base_url is None:
             raise ValueError("api_key_env: only an endpoint (base_url) takes an API key")
+        sampling_fields(self.server)
 
 
 def output_cache(output: str, enabled: bool, *specs: ModelSpec | None) -> ResponseCache | None:
@@ -59,9 +71,11 @@ def output_cache(output: str, enabled: bool, *specs: ModelSpec | None) -> Respon
 def open_backend(spec: ModelSpec, cache: ResponseCache | None = None) -> Backend:
     """The backend ``spec`` describes; ``cache`` keeps an endpoint's responses for reruns."""
     if spec.base_url is not None:
-        return OpenAIChatBackend(
+        return served_backend(
             spec.base_url,
             spec.model,
+            server=spec.server,
+            stop=model_stop_strings(spec.model),
             api_key_env=spec.api_key_env,
             concurrency=spec.concurrency,
             timeout=spec.timeout,
