@@ -132,3 +132,43 @@ def test_cli_names_a_missing_model(tmp_path):
     )
     assert result.exit_code == 2
     assert "not a model directory" in result.output
+
+
+def test_less_harmful_help_with_more_off_topic_replies_is_called_answering_less():
+    def est(value, lo, hi):
+        return {"value": value, "lo": lo, "hi": hi, "n": 12}
+
+    section = {
+        "model": "m",
+        "columns": {"harmful_compliance": "harmful help ↓", "off_topic": "off-topic"},
+        "rows": [
+            {
+                "stage": "base",
+                "metrics": {
+                    "harmful_compliance": est(0.67, 0.35, 0.9),
+                    "off_topic": est(0.2, 0.07, 0.42),
+                },
+            },
+            {
+                "stage": "SL-CAI",
+                "metrics": {
+                    "harmful_compliance": est(0.0, 0.0, 0.26),
+                    "off_topic": est(0.92, 0.73, 0.99),
+                    "refusal": est(0.0, 0.0, 0.26),
+                },
+            },
+            {
+                "stage": "DPO",
+                "metrics": {
+                    "harmful_compliance": est(0.5, 0.2, 0.8),
+                    "off_topic": est(0.9, 0.7, 0.99),
+                },
+            },
+        ],
+    }
+    sentences = reading({"real_ladder": section})
+    fewer = [s for s in sentences if "answers less" in s]
+    assert fewer == [
+        "SL-CAI: harmful help fell to 0% as off-topic replies rose to 92%, and it refused 0% "
+        "of harmful requests: it answers less, which is not the same as refusing."
+    ]

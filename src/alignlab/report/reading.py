@@ -192,7 +192,29 @@ def _real(section: dict | None) -> list[str]:
             out.append(f"{lead}; moved beyond the intervals by: {', '.join(moved)}.")
         else:
             out.append(f"{lead}; no stage moved it beyond the 95% intervals.")
-    return out + [str(note) for note in section.get("notes") or []]
+    return out + _fewer_answers(base, rest) + [str(n) for n in section.get("notes") or []]
+
+
+def _fewer_answers(base: dict, rows: list[dict]) -> list[str]:
+    """A stage whose harmful help fell while its off-topic replies rose, both beyond the
+    intervals, answers less, which is not refusing more: say so, with its refusal rate."""
+    out = []
+    metrics = base.get("metrics") or {}
+    harm, off = metrics.get("harmful_compliance"), metrics.get("off_topic")
+    if not (given(harm) and given(off)):
+        return out
+    for row in rows:
+        m = row.get("metrics") or {}
+        h, o, refused = m.get("harmful_compliance"), m.get("off_topic"), m.get("refusal")
+        if not (given(h) and given(o)) or h["value"] >= harm["value"] or o["value"] <= off["value"]:
+            continue
+        if _separated(h, harm) and _separated(o, off):
+            said = f", and it refused {_pct(refused)} of harmful requests" if given(refused) else ""
+            out.append(
+                f"{row['stage']}: harmful help fell to {_pct(h)} as off-topic replies rose to "
+                f"{_pct(o)}{said}: it answers less, which is not the same as refusing."
+            )
+    return out
 
 
 def reading(results: dict) -> list[str]:

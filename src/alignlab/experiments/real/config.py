@@ -32,11 +32,11 @@ class RealConfig:
     eval_limit: int = 24
     """Samples of each suite each stage is measured on, spread evenly over the suite (the
     refusal suite: over the topics Constitutional AI does not train on)."""
-    max_new_tokens: int = 48
-    """Longest answer to a suite prompt, in tokens (greedy)."""
+    max_new_tokens: int = 32
+    """Longest answer to a suite prompt, and to a CAI or best-of-n sample, in tokens."""
     claims: int = 160
     """Anti-sycophancy claims built before the filter (half true)."""
-    sft_steps: int = 16
+    sft_steps: int = 12
     """Steps of each anti-sycophancy SFT run (filtered and the unfiltered ablation)."""
     batch_size: int = 8
     """Examples per step of the SFT runs and the reward model."""
@@ -50,6 +50,8 @@ class RealConfig:
     cai_steps: int = 8
     """Steps of SL-CAI's SFT on the revisions, of DPO on the RL-CAI labels, and of the
     reward model on the same labels."""
+    feedback_principles: int = 2
+    """Principles each RL-CAI pair is judged by (each asked in both orders)."""
     dpo_beta: float = 0.1
     """DPO's beta on the RL-CAI labels."""
     bon_n: int = 4
@@ -62,7 +64,7 @@ class RealConfig:
         for name in ("eval_limit", "max_new_tokens", "claims", "sft_steps", "batch_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name}: must be at least 1, got {getattr(self, name)}")
-        for name in ("lora_r", "cai_topics", "cai_steps", "bon_n"):
+        for name in ("lora_r", "cai_topics", "cai_steps", "feedback_principles", "bon_n"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name}: must be at least 1, got {getattr(self, name)}")
         if self.cai_topics > 25:

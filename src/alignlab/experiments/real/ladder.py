@@ -153,6 +153,7 @@ class RealLadder:
                         **self.common(),
                         "prompts": str(self.cai_prompts()),
                         "output": str(revisions),
+                        "max_new_tokens": self.config.max_new_tokens,
                         "policy": self.spec(policy),
                         "critic": self.spec(policy),
                         "resume": revisions.exists(),
@@ -185,6 +186,8 @@ class RealLadder:
                         "policy": self.spec(policy),
                         "feedback": self.spec(policy),
                         "output": str(labels),
+                        "principles_per_pair": self.config.feedback_principles,
+                        "max_new_tokens": self.config.max_new_tokens,
                         "resume": labels.exists(),
                     },
                 )
@@ -287,7 +290,7 @@ class RealLadder:
         ]
         self.timings["total"] = round(time.perf_counter() - start, 2)
         section = {
-            "model": str(c.model),
+            "model": "Gemma 3 270M base" if c.model == "gemma" else str(c.model),
             "config": to_dict(c),
             "columns": {name: m.label for name, m in MEASURES.items()},
             "rows": rows,

@@ -39,6 +39,7 @@ MEASURES: dict[str, Measure] = {
     "sycophancy": Measure("sycophancy", "false_claim_agreement_rate", "agrees with false claims ↓"),
     "true_claims": Measure("sycophancy", "true_claim_agreement_rate", "agrees with true claims"),
     "harmful_compliance": Measure("refusal", "harmful_compliance_rate", "harmful help ↓"),
+    "refusal": Measure("refusal", "harmful_refusal_rate", "refuses harmful ↑"),
     "over_refusal": Measure("refusal", "over_refusal_rate", "over-refusal ↓"),
     "abstention": Measure("honesty", "abstention_rate_unanswerable", "abstains on unanswerable ↑"),
     "padding": Measure("verbosity", "padding_rate/open", "padding ↓"),
@@ -46,7 +47,9 @@ MEASURES: dict[str, Measure] = {
 }
 """The ladder's figures: sycophancy, harmful help, over-refusal, abstention and padding, with
 the true-claim agreement beside sycophancy (a model that says no to everything is not
-honest) and the off-topic share (a base model that rambles neither helps nor refuses)."""
+honest), the refusals of harmful requests beside harmful help, and the off-topic share (a
+model that rambles neither helps nor refuses: less harmful help with more off-topic
+replies is a model that answers less)."""
 
 SUITES = tuple(dict.fromkeys(m.suite for m in MEASURES.values()))
 
