@@ -23,7 +23,6 @@ from __future__ import annotations
 import json
 import shutil
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -35,28 +34,22 @@ from alignlab.experiments.demo import goodhart
 from alignlab.experiments.demo.config import DemoConfig
 from alignlab.experiments.demo.judges import judges_against_gold
 from alignlab.experiments.demo.measure import heldout_pairs
+from alignlab.experiments.stages import Stages
 from alignlab.progress import err, progress_bar
 
 
-class Demo:
+class Demo(Stages):
     """One run of the ladder in ``config.out``; :meth:`run` does every stage in order."""
 
     def __init__(self, config: DemoConfig):
+        super().__init__()
         self.config = config
         self.out = Path(config.out)
         self.org = self.out / "organism"
         self.runs = self.out / "runs"
-        self.timings: dict[str, float] = {}
         self.common = {"seed": config.seed, "threads": config.threads, "progress": config.progress}
 
     # --- helpers ---------------------------------------------------------------
-
-    def stage(self, name: str, fn: Callable, *args, **kwargs):
-        err.print(f"[bold cyan]▸ {name}[/]")
-        start = time.perf_counter()
-        result = fn(*args, **kwargs)
-        self.timings[name] = round(time.perf_counter() - start, 2)
-        return result
 
     def trained(self, train, config_cls, settings: dict) -> Path:
         """Train unless ``output_dir/model`` exists; an unfinished run resumes."""

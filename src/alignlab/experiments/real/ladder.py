@@ -34,29 +34,23 @@ from alignlab.config import from_dict, to_dict
 from alignlab.data import read_records, write_records
 from alignlab.experiments.real.config import RealConfig
 from alignlab.experiments.real.measure import CAI_FIRST_TOPIC, MEASURES, measure, row_metrics
+from alignlab.experiments.stages import Stages
 from alignlab.progress import err
 from alignlab.report import merge_section
 
 
-class RealLadder:
+class RealLadder(Stages):
     """One run of the real-model ladder in ``config.out``; :meth:`run` does every stage."""
 
     def __init__(self, config: RealConfig):
+        super().__init__()
         self.config = config
         self.out = Path(config.out)
         self.root = self.out / "real"
-        self.timings: dict[str, float] = {}
         self.notes: list[str] = []
         self.data: dict = {}
 
     # --- helpers ---------------------------------------------------------------
-
-    def stage(self, name: str, fn: Callable, *args, **kwargs):
-        err.print(f"[bold cyan]▸ {name}[/]")
-        start = time.perf_counter()
-        result = fn(*args, **kwargs)
-        self.timings[name] = round(time.perf_counter() - start, 2)
-        return result
 
     def common(self) -> dict:
         c = self.config
