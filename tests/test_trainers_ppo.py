@@ -214,3 +214,14 @@ def test_a_killed_run_resumes_with_every_step_logged_once(lm_dir, prompts_file, 
     assert Path(resumed.stdout.decode().strip()) == run / "model"
     assert [r["step"] for r in read_metrics(run)] == list(range(201))
     assert checkpoint_steps(run)[-1] == 200
+
+
+def test_ppo_runs_without_held_out_prompts_and_logs_no_evaluation(lm_dir, prompts_file, tmp_path):
+    settings = config(lm_dir, prompts_file, tmp_path / "run", max_steps=2, save_every=0)
+    settings.eval_prompts = None
+    PPOConfig(**{k: getattr(settings, k) for k in settings.__dataclass_fields__})  # accepted
+    train_ppo(settings)
+    rows = read_metrics(tmp_path / "run")
+    assert [r["step"] for r in rows] == [1, 2]
+    assert not any(k.startswith("eval/") for r in rows for k in r)
+    assert all("proxy/mean" in r for r in rows)

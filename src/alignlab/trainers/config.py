@@ -146,6 +146,9 @@ class TrainConfig:
 class PolicyTrainConfig(TrainConfig):
     """Options of trainers that train a policy, which is evaluated by sampling from it."""
 
+    TRACKED = ("reward", "gold", "judge")
+    """The fields measured only on samples of ``eval_prompts``, so that setting one needs them."""
+
     reference: str | None = None
     """The reference policy for KL (and DPO's reference); unset: the starting ``model``."""
     eval_prompts: str | None = None
@@ -176,7 +179,7 @@ class PolicyTrainConfig(TrainConfig):
         _at_least(self, 1, "eval_max_prompts", "eval_max_new_tokens", "eval_batch_size")
         if self.eval_temperature <= 0:
             raise ValueError(f"eval_temperature: must be > 0, got {self.eval_temperature}")
-        tracked = [n for n in ("reward", "gold", "judge") if getattr(self, n) is not None]
+        tracked = [n for n in self.TRACKED if getattr(self, n) is not None]
         if tracked and self.eval_prompts is None:
             raise ValueError(f"{tracked[0]}: is tracked on samples, so eval_prompts must be set")
 
@@ -194,7 +197,8 @@ class PolicyTrainConfig(TrainConfig):
 class PPOConfig(PolicyTrainConfig):
     """PPO-RLHF of a policy against a reward, with a KL penalty to its reference."""
 
-    REQUIRED = (*PolicyTrainConfig.REQUIRED, "prompts", "eval_prompts")
+    REQUIRED = (*PolicyTrainConfig.REQUIRED, "prompts")
+    TRACKED = ()  # the reward is the objective; gold and the judge are measured on rollouts
 
     prompts: str | None = None
     """Prompts to sample rollouts from (Sample records: the ``input`` field). Required."""

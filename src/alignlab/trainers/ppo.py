@@ -20,8 +20,8 @@ holds one PPO step: on its rollout, ``proxy/mean`` (the reward), ``kl`` (sequenc
 the reference), ``kl_coef``, ``response/length``, with a ``gold`` spec ``gold/mean`` and with
 a ``judge`` the ``gold/<category>`` and ``gold/padded`` rates; of its update,
 ``policy_loss``, ``value_loss``, ``entropy``, ``approx_kl``, ``clipfrac``; and ``time/*``
-seconds. At evaluation steps (step 0 is the untrained policy) the policy samples on the
-held-out ``eval_prompts`` and :mod:`alignlab.trainers.tracking` adds its metrics under
+seconds. At evaluation steps (step 0 is the untrained policy), when ``eval_prompts`` are
+given, the policy samples on those held-out prompts and :mod:`alignlab.trainers.tracking` adds its metrics under
 ``eval/``. Checkpoints hold the weights, value head, optimizer, RNG and the KL coefficient;
 a step's prompts and sampling seed follow from ``(seed, step)`` alone, so a resumed run
 repeats an uninterrupted one's numbers.
@@ -131,7 +131,7 @@ class PPOTrainer:
         self.gold_fn = None if config.gold is None else resolve_reward(config.gold, device=device)
         self.judge = None if config.judge is None else resolve_judge(config.judge)
         self.reference = load_reference(config, device)
-        self.evaluate = self._evaluator()
+        self.evaluate = None if config.eval_prompts is None else self._evaluator()
         self.controller = kl_controller(config.kl_coef, config.kl_target, config.kl_horizon)
         model = ActorCritic(load_policy(config, device))
         params = [p for p in model.parameters() if p.requires_grad]
@@ -283,11 +283,16 @@ class PPOTrainer:
     def _due(self, step: int) -> tuple[bool, bool, bool]:
         """Whether ``step`` evaluates, checkpoints, and is logged."""
         config = self.config
-        evaluating = step in (0, self.total) or bool(
-            config.eval_every and step % config.eval_every == 0
+        evaluating = self.evaluate is not None and (
+            step in (0, self.total) or bool(config.eval_every and step % config.eval_every == 0)
         )
         saving = bool(step and config.save_every and step % config.save_every == 0)
-        logging = evaluating or saving or step == self.total or step % config.log_every == 0
+        logging = (
+            evaluating
+            or saving
+            or step == self.total
+            or (step > 0 and step % config.log_every == 0)
+        )
         return evaluating, saving, logging
 
     def _log(self, row: dict[str, float]) -> None:
