@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from alignlab.models.backends import Completion, GenerationRequest
-from alignlab.trainers.bon_backend import BestOfNBackend, sample_seed
+from alignlab.models.backends import Completion, GenerationRequest, sample_seed
+from alignlab.trainers.bon_backend import BestOfNBackend
 
 
 class Echo:

@@ -22,8 +22,8 @@ from alignlab.evals.samples_file import check_resumable, read_samples, samples_t
 from alignlab.evals.verdicts import VERDICTS, verdict
 from alignlab.models.backends import (
     ResponseCache,
+    check_server,
     model_stop_strings,
-    sampling_fields,
     served_backend,
 )
 from alignlab.models.backends.base import Backend
@@ -100,7 +100,7 @@ class EvalConfig:
         if self.threads < 0:
             raise ValueError(f"threads: must be >= 0, got {self.threads}")
         judge_method(self.judge_by)
-        sampling_fields(self.server)
+        check_server(self.server)
         if self.temperature < 0 or self.timeout <= 0 or self.max_retries < 0:
             raise ValueError("temperature and max_retries: must be >= 0; timeout: > 0")
         if self.samples is not None and self.suite is not None:

@@ -13,8 +13,8 @@ from pathlib import Path
 from alignlab.models.backends import (
     Backend,
     ResponseCache,
+    check_server,
     model_stop_strings,
-    sampling_fields,
     served_backend,
 )
 
@@ -58,7 +58,7 @@ class ModelSpec:
             )
         if self.api_key_env is not None and self.base_url is None:
             raise ValueError("api_key_env: only an endpoint (base_url) takes an API key")
-        sampling_fields(self.server)
+        check_server(self.server)
 
 
 def output_cache(output: str, enabled: bool, *specs: ModelSpec | None) -> ResponseCache | None:

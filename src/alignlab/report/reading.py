@@ -50,7 +50,7 @@ def _metric(row: dict | None, name: str) -> dict | None:
     if row is None:
         return None
     value = (row.get("metrics") or {}).get(name)
-    return value if value and value.get("value") is not None else None
+    return value if given(value) else None
 
 
 def _pct(estimate: dict) -> str:

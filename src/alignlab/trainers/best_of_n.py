@@ -38,7 +38,7 @@ import numpy as np
 from alignlab.config import check_required
 from alignlab.data.io import read_records, write_records
 from alignlab.data.records import Text
-from alignlab.models.backends import SERVERS, Backend, GenerationRequest, sample_requests
+from alignlab.models.backends import Backend, GenerationRequest, check_server, sample_requests
 from alignlab.models.generation import generate
 from alignlab.models.loading import load_causal_lm, load_tokenizer
 from alignlab.models.reward_fns import RewardFn, resolve_reward
@@ -106,8 +106,7 @@ class BestOfNConfig:
             raise ValueError("max_new_tokens and batch_size: must be >= 1")
         if self.temperature <= 0:
             raise ValueError(f"temperature: must be > 0, got {self.temperature}")
-        if self.server not in SERVERS:
-            raise ValueError(f"server: {self.server!r} is not one of {list(SERVERS)}")
+        check_server(self.server)
         if self.base_url is None and (self.served_model or self.api_key_env):
             raise ValueError("served_model and api_key_env: name a server's; set base_url")
 

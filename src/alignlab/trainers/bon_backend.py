@@ -9,8 +9,9 @@ and, over a server, its sampling runs where the server runs.
 
 Each sample's seed is drawn from ``(seed, the request's own seed or a CRC of its prompt,
 sample index)`` (:func:`~alignlab.models.backends.sample_seed`, the seeds of
-:func:`~alignlab.trainers.best_of_n.draw` through a server too): the same request gets the same n samples whatever else is in the batch,
-so an evaluation that resumes draws what it would have drawn. One request per sample (not
+:func:`~alignlab.trainers.best_of_n.draw` through a server too): the same request gets
+the same n samples whatever else is in the batch, so an evaluation that resumes draws what
+it would have drawn. One request per sample (not
 ``n`` choices in one request) because some servers (``transformers serve``) ignore ``n``.
 """
 
@@ -28,12 +29,9 @@ from alignlab.models.backends import (
     GenerationRequest,
     OptionProbs,
     sample_requests,
-    sample_seed,
 )
 from alignlab.models.reward_fns import RewardFn
 from alignlab.trainers.best_of_n import select
-
-__all__ = ["BestOfNBackend", "sample_seed"]
 
 
 class BestOfNBackend:

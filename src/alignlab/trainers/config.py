@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from alignlab.config import check_required
-from alignlab.models.backends import SERVERS
+from alignlab.models.backends import check_server
 from alignlab.models.loading import LoraSpec
 from alignlab.trainers.weight_sync import check_weight_sync
 
@@ -270,10 +270,7 @@ class PPOConfig(PolicyTrainConfig):
         _at_least(self, 1, "kl_horizon", "rollout_concurrency")
         _at_least(self, 0, "length_penalty_from")
         check_weight_sync(self.weight_sync)
-        if self.rollout_server not in SERVERS:
-            raise ValueError(
-                f"rollout_server: {self.rollout_server!r} is not one of {list(SERVERS)}"
-            )
+        check_server(self.rollout_server, "rollout_server")
         if self.rollout_api_key_env is not None and self.rollout_base_url is None:
             raise ValueError(
                 "rollout_api_key_env: only a rollout server takes a key; set rollout_base_url"

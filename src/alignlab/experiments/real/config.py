@@ -61,10 +61,8 @@ class RealConfig:
 
     def __post_init__(self) -> None:
         check_required(self)
-        for name in ("eval_limit", "max_new_tokens", "claims", "sft_steps", "batch_size"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name}: must be at least 1, got {getattr(self, name)}")
-        for name in ("lora_r", "cai_topics", "cai_steps", "feedback_principles", "bon_n"):
+        counts = ("eval_limit", "max_new_tokens", "claims", "sft_steps", "batch_size", "lora_r")
+        for name in (*counts, "cai_topics", "cai_steps", "feedback_principles", "bon_n"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name}: must be at least 1, got {getattr(self, name)}")
         if self.cai_topics > 25:

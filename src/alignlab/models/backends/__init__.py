@@ -32,6 +32,7 @@ from alignlab.models.backends.openai import (
 from alignlab.models.backends.servers import (
     SAMPLING_FIELDS,
     SERVERS,
+    check_server,
     model_stop_strings,
     sampling_fields,
     served_backend,
@@ -53,6 +54,7 @@ __all__ = [
     "backoff_seconds",
     "cache_key",
     "check_options",
+    "check_server",
     "first_token_probs",
     "model_stop_strings",
     "retry_after_seconds",

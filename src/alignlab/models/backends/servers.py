@@ -49,11 +49,16 @@ SERVERS = tuple(SAMPLING_FIELDS)
 """The servers :data:`SAMPLING_FIELDS` knows."""
 
 
+def check_server(server: str, field: str = "server") -> str:
+    """``server`` when :data:`SAMPLING_FIELDS` knows it; else an error naming ``field``."""
+    if server not in SAMPLING_FIELDS:
+        raise ValueError(f"{field}: {server!r} is not one of {list(SERVERS)}")
+    return server
+
+
 def sampling_fields(server: str) -> dict[str, Any]:
     """The request fields that make ``server`` sample plainly (a copy)."""
-    if server not in SAMPLING_FIELDS:
-        raise ValueError(f"server: {server!r} is not one of {list(SERVERS)}")
-    return dict(SAMPLING_FIELDS[server])
+    return dict(SAMPLING_FIELDS[check_server(server)])
 
 
 def model_stop_strings(
