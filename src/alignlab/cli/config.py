@@ -36,6 +36,11 @@ STAGES: dict[str, str] = {
     "cai-revise": "alignlab.feedback:ReviseConfig",
     "cai-label": "alignlab.feedback:LabelConfig",
     "organism": "alignlab.organisms.assistant.config:WorldConfig",
+    "classifier": "alignlab.trainers:ClassifierConfig",
+    "debate": "alignlab.experiments.oversight.debate:DebateConfig",
+    "amplify": "alignlab.experiments.oversight.amplify:AmplifyConfig",
+    "process": "alignlab.experiments.oversight.process:ProcessConfig",
+    "w2s": "alignlab.experiments.oversight.w2s:W2SConfig",
 }
 """Each stage's name (as its command is named) and its config class, ``module:ClassName``."""
 

@@ -15,6 +15,9 @@ Accepted field layouts (aliases are folded into the canonical names):
   and ``rejected`` are whole conversations sharing their opening turns) is
   split at the last shared turn.
 - ``Sample``: ``input`` (+ ``target``, ``choices``, ``id``, ``meta``).
+- ``Labelled``: ``prompt`` + ``response`` + ``label``, the probability in [0, 1] that the
+  response is correct (a gold 0/1, or a weak supervisor's soft label) (+ ``id``,
+  ``meta``): a classifier's examples (verifiers, reward models of outcomes and steps).
 
 A chat-list prompt (or ``input``) ends with a user turn and a chat-list response
 (``response``, ``chosen``, ``rejected``) is assistant turns only, so every record
@@ -41,7 +44,7 @@ from alignlab.data.fields import (
 
 Message = dict[str, str]
 Text = str | list[Message]
-Kind = Literal["demonstration", "comparison", "sample"]
+Kind = Literal["demonstration", "comparison", "sample", "labelled"]
 
 __all__ = [
     "ROLES",
@@ -49,6 +52,7 @@ __all__ = [
     "Demonstration",
     "FieldProblem",
     "Kind",
+    "Labelled",
     "Message",
     "Record",
     "RecordError",
@@ -297,11 +301,49 @@ class Sample:
         }
 
 
-Record = Demonstration | Comparison | Sample
+@dataclass(frozen=True, slots=True)
+class Labelled:
+    """A prompt, a response and the probability that the response is correct."""
+
+    prompt: Text
+    response: Text
+    label: float
+    id: str | None = None
+    meta: dict = field(default_factory=dict)
+
+    kind: ClassVar[Kind] = "labelled"
+    FIELDS: ClassVar[frozenset[str]] = frozenset({"prompt", "response", "label", "id", "meta"})
+
+    @classmethod
+    def from_dict(cls, obj: Any) -> Labelled:
+        problems = _start(obj, cls.FIELDS, {"chosen": "comparison", "input": "sample"})
+        prompt = check_text(obj.get("prompt"), "prompt", problems, "prompt")
+        response = check_text(obj.get("response"), "response", problems, "response")
+        label = obj.get("label")
+        if isinstance(label, bool) or not isinstance(label, int | float) or not 0 <= label <= 1:
+            problems.append(FieldProblem("label", f"expected a number in [0, 1], got {label!r}"))
+        id_ = _check_id(obj.get("id"), "id", problems)
+        meta = _check_meta(obj.get("meta"), problems)
+        if problems:
+            raise RecordError(problems)
+        return cls(prompt, response, float(label), id_, meta)
+
+    def to_dict(self) -> dict:
+        return {
+            "prompt": self.prompt,
+            "response": self.response,
+            "label": self.label,
+            "id": self.id,
+            "meta": self.meta,
+        }
+
+
+Record = Demonstration | Comparison | Sample | Labelled
 RECORD_TYPES: dict[str, type[Record]] = {
     "demonstration": Demonstration,
     "comparison": Comparison,
     "sample": Sample,
+    "labelled": Labelled,
 }
 
 
@@ -311,6 +353,8 @@ def detect_kind(obj: Any) -> Kind | None:
         return None
     if "chosen" in obj or "rejected" in obj:
         return "comparison"
+    if "label" in obj:
+        return "labelled"
     if "response" in obj or "completion" in obj or "messages" in obj:
         return "demonstration"
     if "input" in obj:

@@ -7,6 +7,7 @@ depends on torch alone.
 """
 
 from alignlab.objectives.bradley_terry import bradley_terry_loss, preference_cross_entropy
+from alignlab.objectives.classification import classification_loss, confidence_loss
 from alignlab.objectives.dpo import (
     DPO_LOSSES,
     DPOVariant,
@@ -40,6 +41,8 @@ __all__ = [
     "PairTerms",
     "best_of_n_kl",
     "bradley_terry_loss",
+    "classification_loss",
+    "confidence_loss",
     "dpo_loss",
     "entropy_bonus",
     "entropy_from_logits",

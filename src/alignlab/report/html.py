@@ -9,6 +9,7 @@ from html import escape
 
 from alignlab.data.records import text_of
 from alignlab.report import plots
+from alignlab.report.panels import panels_html
 from alignlab.report.reading import given, reading
 
 LADDER_COLUMNS = {
@@ -238,6 +239,10 @@ def render_html(results: dict) -> str:
             + _real_table(real)
             + _image(plots.real_ladder_plot(real), "each stage's failure rates")
             + _real_details(real)
+        )
+    if results.get("oversight"):
+        sections.append(
+            panels_html(results["oversight"], "Scalable oversight", "oversight")
         )
     if results.get("evaluations"):
         sections.append("<h2>Evaluations</h2>" + _evaluations(results["evaluations"]))

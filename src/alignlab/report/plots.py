@@ -240,3 +240,34 @@ def forms_plot(forms: list[dict]) -> str | None:
         ax.set_title(form["form"])
         ax.legend(fontsize=7)
     return _png(plt, fig)
+
+
+def panel_plot(curves: list[dict]) -> str | None:
+    """A panel's curves side by side: each series' estimates against x, with their 95%
+    intervals as error bars; the legend sits below each plot, clear of the data."""
+    curves = [c for c in curves if any(s.get("points") for s in c.get("series", []))]
+    if not curves:
+        return None
+    plt, fig, axes = _figure(len(curves), width=4.6, height=3.9)
+    for ax, curve in zip(axes, curves, strict=True):
+        for color, series in zip(COLORS, curve["series"], strict=False):
+            points = sorted(series.get("points", []), key=lambda p: p["x"])
+            if not points:
+                continue
+            ys = [p["y"] for p in points]
+            ax.errorbar(
+                [p["x"] for p in points],
+                [_value(y) for y in ys],
+                yerr=_errors(ys),
+                fmt="o-",
+                color=color,
+                label=series.get("name", ""),
+                capsize=2,
+                markersize=4,
+            )
+        if curve.get("x_log"):
+            ax.set_xscale("log", base=2)
+        ax.set(xlabel=curve.get("x", ""), ylabel=curve.get("y", ""))
+        ax.set_title(curve.get("title", ""), fontsize=9)
+        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2)
+    return _png(plt, fig)

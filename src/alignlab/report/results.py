@@ -39,6 +39,9 @@ summaries (``alignlab eval run``) shown as they are.
 
 ``real_ladder``: the ladder on a real model (``alignlab demo --model``), its schema in
 :mod:`alignlab.report.real` (checked by :func:`check_real`).
+
+``oversight``: ``{protocol: panel}``, the scalable-oversight lab's results (``alignlab
+oversight debate|amplify|process|w2s``), each a panel of :mod:`alignlab.report.panels`.
 """
 
 from __future__ import annotations
@@ -48,9 +51,19 @@ import math
 from pathlib import Path
 from typing import Any
 
+from alignlab.report.panels import PanelError, check_panel
+
 SCHEMA = "alignlab.report/1"
 RESULTS_FILE = "results.json"
-SECTIONS = ("ladder", "curves", "reward_models", "goodhart_forms", "evaluations", "real_ladder")
+SECTIONS = (
+    "ladder",
+    "curves",
+    "reward_models",
+    "goodhart_forms",
+    "evaluations",
+    "real_ladder",
+    "oversight",
+)
 
 
 class ResultsError(ValueError):
@@ -145,6 +158,14 @@ def check_results(results: Any, where: str) -> None:
             _estimate(point.get("gold"), where, f"{field}.points[{j}].gold")
     if results.get("real_ladder") is not None:
         check_real(results["real_ladder"], where)
+    oversight = results.get("oversight")
+    if oversight is not None:
+        _need(isinstance(oversight, dict), where, "oversight", "expected an object")
+        for name, panel in oversight.items():
+            try:
+                check_panel(panel, f"oversight.{name}")
+            except PanelError as e:
+                raise ResultsError(f"{where}: {e}") from None
     models = results.get("reward_models")
     if models is not None:
         _need(

@@ -220,6 +220,37 @@ def _counted(hits: np.ndarray, interval, level: float) -> Estimate:
     return Estimate(float(hits.mean()), n, float(lo), float(hi), level)
 
 
+def over_seeds(
+    groups, *, n_resamples: int = 2000, level: float = 0.95, seed: int = 0
+) -> Estimate:
+    """Mean of per-item values gathered under several seeds (one array per seed), with a
+    two-stage bootstrap interval: resample the seeds, then the items within each seed.
+
+    Items of one seed share its trained models, so they are not independent of each other;
+    resampling seeds first carries the seed-to-seed variation into the interval, and with
+    one seed it is the ordinary bootstrap. Every seed weighs the same; ``n`` counts items.
+    """
+    arrays = [_as_items(g, f"groups[{i}]") for i, g in enumerate(groups)]
+    _check_options(n_resamples, level)
+    arrays = [a for a in arrays if a.size]
+    if not arrays:
+        return Estimate(float("nan"), 0, float("nan"), float("nan"), level)
+    value = float(np.mean([a.mean() for a in arrays]))
+    rng = np.random.default_rng(seed)
+    if len(arrays) == 1:
+        replicates = _bootstrap_means(arrays[0], n_resamples, rng)
+    else:
+        # inner[s, r]: seed s's mean under item resample r; each replicate draws seeds,
+        # and for each drawn seed one of its item resamples, independently.
+        inner = np.stack([_bootstrap_means(a, n_resamples, rng) for a in arrays])
+        shape = (n_resamples, len(arrays))
+        picks = rng.integers(0, len(arrays), size=shape)
+        replicates = inner[picks, rng.integers(0, n_resamples, size=shape)].mean(axis=1)
+    alpha = (1.0 - level) / 2.0
+    lo, hi = np.quantile(replicates, [alpha, 1.0 - alpha])
+    return Estimate(value, sum(a.size for a in arrays), float(lo), float(hi), level)
+
+
 def paired_difference(
     a, b, *, n_resamples: int = 2000, level: float = 0.95, seed: int = 0
 ) -> Estimate:

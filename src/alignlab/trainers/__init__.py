@@ -15,6 +15,7 @@ from alignlab.trainers.best_of_n import (
     best_of_n,
     run_best_of_n,
 )
+from alignlab.trainers.classifier import ClassifierConfig, correct_probs, train_classifier
 from alignlab.trainers.config import PolicyTrainConfig, TrainConfig
 from alignlab.trainers.dpo import DPOConfig, train_dpo
 from alignlab.trainers.guard import DivergenceError, NonFiniteLossError
@@ -28,6 +29,7 @@ __all__ = [
     "BestOfNPoint",
     "BestOfNResult",
     "CheckpointError",
+    "ClassifierConfig",
     "DPOConfig",
     "DivergenceError",
     "NonFiniteLossError",
@@ -37,8 +39,10 @@ __all__ = [
     "SFTConfig",
     "TrainConfig",
     "best_of_n",
+    "correct_probs",
     "read_metrics",
     "run_best_of_n",
+    "train_classifier",
     "train_dpo",
     "train_or_reuse",
     "train_ppo",

@@ -35,9 +35,9 @@ from typing import Any
 import numpy as np
 
 from alignlab.config import changed_fields, fingerprint, from_dict, to_dict
+from alignlab.experiments.organism import ready_organism, sft_policy
 from alignlab.experiments.sweep.config import SweepConfig
 from alignlab.goodhart.curves import read_curves
-from alignlab.models.adapters import is_model_dir
 
 
 @dataclass
@@ -112,32 +112,12 @@ def claim_output_dir(config: ExperimentConfig) -> None:
 def prepare(config: ExperimentConfig, *, claim: bool = True) -> Setup:
     """Claim ``output_dir`` for this config (unless ``claim`` is off: set-up only), build
     the organism if missing and train the starting policy if none is given."""
-    from alignlab.organisms.assistant import WorldConfig, build
-
     if claim:
         claim_output_dir(config)
-
-    organism = Path(config.organism)
-    world_file = organism / "world.json"
-    if not world_file.exists():
-        build(organism, seed=0, config=WorldConfig())
-    world = json.loads(world_file.read_text(encoding="utf-8"))
-    world_config = from_dict(WorldConfig, world["config"], source=str(world_file))
+    organism, world_config = ready_organism(config.organism)
     policy = config.policy
     if policy is None:
-        from alignlab.trainers import SFTConfig, train_sft
-
-        out = Path(config.output_dir) / "sft"
-        policy = str(out / "model")
-        if not is_model_dir(out / "model"):
-            settings = {
-                "model": str(organism / "base"),
-                "train_file": str(organism / "data" / "sft.jsonl"),
-                "output_dir": str(out),
-                "threads": config.threads,
-                "resume": (out / "metrics.jsonl").exists(),
-            }
-            train_sft(from_dict(SFTConfig, settings, source="sft"))
+        policy = sft_policy(organism, Path(config.output_dir) / "sft", config.threads)
     return Setup(organism, world_config, policy)
 
 

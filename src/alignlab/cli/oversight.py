@@ -1,0 +1,71 @@
+"""``alignlab oversight``: the scalable-oversight protocols as experiments on the organism,
+each writing its panel into ``results.json`` and ``report.html`` of its output directory."""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from alignlab.cli.console import err, fail, load_settings
+
+app = typer.Typer(
+    help="Scalable oversight: debate, amplification, process supervision, weak-to-strong.",
+    no_args_is_help=True,
+)
+
+EXPERIMENTS: dict[str, str] = {
+    "debate": "alignlab.experiments.oversight.debate:DebateConfig:run_debate",
+    "amplify": "alignlab.experiments.oversight.amplify:AmplifyConfig:run_amplify",
+    "process": "alignlab.experiments.oversight.process:ProcessConfig:run_process",
+    "w2s": "alignlab.experiments.oversight.w2s:W2SConfig:run_w2s",
+}
+"""Each command's ``module:ConfigClass:run_function``; imported only when it runs."""
+
+CONFIG = typer.Option(None, "--config", help="A TOML config (default: the built-in defaults).")
+SET = typer.Option([], "--set", help="Override one config value: key=value (TOML value).")
+SEEDS = typer.Option(None, "--seeds", help="Seeds to run (overrides the config's seeds).")
+OUT = typer.Option(None, "--out", help="Output directory (overrides output_dir).")
+
+
+def _shown(value) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, dict):
+        if value.get("value") is None:
+            return "-"
+        if value.get("lo") is None:
+            return f"{value['value']:.3f}"
+        return f"{value['value']:.3f} [{value['lo']:.2f}, {value['hi']:.2f}]"
+    return f"{value:.3g}" if isinstance(value, float) else str(value)
+
+
+def print_panel(panel: dict) -> None:
+    """A panel's table and finding on the terminal."""
+    table = panel.get("table")
+    if table:
+        shown = Table(title=panel["title"])
+        for column in table["columns"]:
+            shown.add_column(column, justify="right")
+        for row in table["rows"]:
+            shown.add_row(*(_shown(row.get(c)) for c in table["columns"]))
+        err.print(shown)
+    if panel.get("finding"):
+        err.print(panel["finding"])
+
+
+def _experiment(name: str, config: Path | None, set_: list[str], seeds, out) -> None:
+    module, cls, run = EXPERIMENTS[name].split(":")
+    loaded = importlib.import_module(module)
+    settings = load_settings(
+        getattr(loaded, cls), config, set_, {"seeds": seeds, "output_dir": out}
+    )
+    try:
+        panel, report = getattr(loaded, run)(settings)
+    except (FileNotFoundError, NotADirectoryError, ValueError, KeyError) as e:
+        raise fail(str(e), 1) from None
+    print_panel(panel)
+    err.print(f"[green]report:[/] {report}")
+    typer.echo(str(report))

@@ -1,0 +1,65 @@
+"""What the oversight lab's experiments share: their options, seeds, and how a finished
+experiment publishes its panel into ``results.json``.
+
+An experiment writes under its ``output_dir``; every step whose output exists is reused,
+so a rerun computes only what is new (another seed, a larger n). Its panel (the schema of
+:mod:`alignlab.report.panels`) joins the ``oversight`` section of
+``output_dir/results.json``, next to the other protocols' panels and any other section
+already there, and ``report.html`` is rendered again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from alignlab.report import RESULTS_FILE, read_results, write_report
+
+
+@dataclass
+class OversightConfig:
+    """Options every oversight experiment shares."""
+
+    organism: str = "organism"
+    """The assistant organism's directory; built there (seed 0, default world) if missing."""
+    output_dir: str = "runs/oversight"
+    """Where the experiment writes its runs, results.json and report.html."""
+    seeds: int = 3
+    """Seeds to run: ``first_seed``, ``first_seed + 1``, ...; each trains its own models and
+    draws its own problems."""
+    first_seed: int = 0
+    """The first seed."""
+    threads: int = 1
+    """Torch CPU threads; 0 keeps the default."""
+    progress: bool = True
+    """Show progress bars."""
+
+    def __post_init__(self) -> None:
+        if self.seeds < 1:
+            raise ValueError(f"seeds: must be at least 1, got {self.seeds}")
+        if self.first_seed < 0:
+            raise ValueError(f"first_seed: must be at least 0, got {self.first_seed}")
+
+    @property
+    def seed_list(self) -> list[int]:
+        return list(range(self.first_seed, self.first_seed + self.seeds))
+
+
+def set_threads(threads: int) -> None:
+    """Use ``threads`` torch CPU threads (0 keeps the default)."""
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
+
+
+def publish(output_dir: str | Path, protocol: str, panel: dict) -> Path:
+    """Put ``panel`` under ``oversight.<protocol>`` of ``output_dir/results.json``, keeping
+    every other panel and section, and render the report; returns the page's path."""
+    directory = Path(output_dir)
+    results: dict = {"title": "alignlab: scalable oversight"}
+    if (directory / RESULTS_FILE).exists():
+        results = read_results(directory)  # a broken file is reported, not overwritten
+    results.pop("schema", None)
+    results["oversight"] = {**(results.get("oversight") or {}), protocol: panel}
+    return write_report(directory, results)
