@@ -69,3 +69,35 @@ def _experiment(name: str, config: Path | None, set_: list[str], seeds, out) -> 
     print_panel(panel)
     err.print(f"[green]report:[/] {report}")
     typer.echo(str(report))
+
+
+@app.command()
+def debate(
+    config: Path | None = CONFIG, set_: list[str] = SET, seeds: int = SEEDS, out: Path = OUT
+) -> None:
+    """Judge accuracy with no help, with one consultant, and with two debaters (hidden context)."""
+    _experiment("debate", config, set_, seeds, out)
+
+
+@app.command()
+def amplify(
+    config: Path | None = CONFIG, set_: list[str] = SET, seeds: int = SEEDS, out: Path = OUT
+) -> None:
+    """Accuracy against the number of steps: asked directly, amplified, and distilled (IDA)."""
+    _experiment("amplify", config, set_, seeds, out)
+
+
+@app.command()
+def process(
+    config: Path | None = CONFIG, set_: list[str] = SET, seeds: int = SEEDS, out: Path = OUT
+) -> None:
+    """Best-of-N by a process reward model, an outcome reward model and majority voting."""
+    _experiment("process", config, set_, seeds, out)
+
+
+@app.command()
+def w2s(
+    config: Path | None = CONFIG, set_: list[str] = SET, seeds: int = SEEDS, out: Path = OUT
+) -> None:
+    """A weak supervisor's labels train a strong student: the performance gap recovered."""
+    _experiment("w2s", config, set_, seeds, out)
