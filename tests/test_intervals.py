@@ -238,3 +238,31 @@ def test_expected_rate_covers_the_mean_chance_of_poisson_binomial_units():
                 for _ in range(500)
             ]
             assert np.mean(covered) >= 0.93, (n, scale, np.mean(covered))
+
+
+def test_over_seeds_weighs_seeds_equally_and_resamples_them():
+    from alignlab.stats import over_seeds
+
+    est = over_seeds([np.ones(10), np.zeros(30)])
+    assert est.value == 0.5 and est.n == 40  # seeds weigh the same, not items
+    assert est.lo == 0.0 and est.hi == 1.0  # two seeds that disagree wholly: any mix
+    one = over_seeds([np.array([0.0, 1.0, 1.0, 1.0])], seed=3)
+    assert one == bootstrap_ci(np.array([0.0, 1.0, 1.0, 1.0]), seed=3)
+    assert over_seeds([np.array([]), np.array([])]).n == 0
+
+
+def test_over_seeds_covers_a_mean_that_varies_between_seeds():
+    from alignlab.stats import over_seeds
+
+    # Each seed's items have their own mean (the seed's trained model), drawn around 0.6.
+    rng = np.random.default_rng(0)
+    trials, covered, pooled = 200, 0, 0
+    for t in range(trials):
+        means = np.clip(rng.normal(0.6, 0.1, size=4), 0, 1)
+        groups = [rng.random(50) < m for m in means]
+        est = over_seeds(groups, n_resamples=400, seed=t)
+        covered += est.lo <= 0.6 <= est.hi
+        flat = bootstrap_ci(np.concatenate(groups), n_resamples=400, seed=t)
+        pooled += flat.lo <= 0.6 <= flat.hi
+    assert covered / trials >= 0.85  # ignoring seeds would cover far less often
+    assert pooled < covered
