@@ -194,3 +194,76 @@ def test_a_debate_between_endpoint_style_models_on_a_passage(tmp_path):
     )
     assert [v.p_correct for v in verdicts] == [0.9, 0.9]
     assert "<u_quote>Mara sold a house</u_quote>" in verdicts[0].transcript[0][1]
+
+
+def test_alignlab_oversight_debate_runs_on_passages_with_local_and_endpoint_models(
+    tmp_path, lm_dir
+):
+    from typer.testing import CliRunner
+
+    from alignlab.cli import app
+    from alignlab.report import read_results
+    from openai_server import LoopbackServer
+
+    path = tmp_path / "q.jsonl"
+    rows = [
+        {"passage": f"Passage {i}.", "question": f"Q{i}?", "answers": ["x", "y"], "correct": i % 2}
+        for i in range(3)
+    ]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    with LoopbackServer() as server:
+        result = CliRunner().invoke(
+            app,
+            [
+                "oversight",
+                "debate",
+                "--out",
+                str(tmp_path / "run"),
+                "--seeds",
+                "1",
+                "--set",
+                f"passages='{path}'",
+                "--set",
+                f"judge.model='{lm_dir}'",
+                "--set",
+                f"advisor.base_url='{server.url}'",
+                "--set",
+                "advisor.model='served'",
+                "--set",
+                "best_of=[1, 2]",
+                "--set",
+                "rounds=1",
+                "--set",
+                "progress=false",
+            ],
+        )
+        assert result.exit_code == 0, result.output
+        asked = [entry["messages"][-1]["content"] for entry in server.log]
+    # Consultancy asks 3 questions x 2 sides, at n=1 and at n=2. Debate's one round asks the
+    # same (question, side, seed) of each debater, so its arguments come from the response
+    # cache: consultancy and debate are compared on the same first arguments.
+    assert len(asked) == 3 * 2 * 2
+    assert all(a.startswith("Passage:\nPassage ") for a in asked)  # advisors read it
+    panel = read_results(tmp_path / "run")["oversight"]["debate"]
+    assert [r["condition"] for r in panel["table"]["rows"]] == [
+        "naive",
+        "consultancy, best-of-1",
+        "consultancy, best-of-2",
+        "debate, best-of-1",
+        "debate, best-of-2",
+    ]
+    assert panel["setting"]["questions per seed"] == 3
+    assert all(
+        r["accuracy"]["n"] == (3 if i == 0 else 6) for i, r in enumerate(panel["table"]["rows"])
+    )
+    verdict = json.loads(
+        (tmp_path / "run" / "seed-0" / "debate-n1.jsonl").read_text().splitlines()[0]
+    )
+    assert "Here is a short answer" in verdict["transcript"][0][1]
+
+
+def test_passages_need_a_judge_and_an_advisor():
+    from alignlab.experiments.oversight.debate import DebateConfig
+
+    with pytest.raises(ValueError, match="needs the models judge and advisor"):
+        DebateConfig(passages="q.jsonl")

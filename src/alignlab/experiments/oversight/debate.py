@@ -24,12 +24,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from alignlab.config import from_dict
 from alignlab.data.io import write_records
 from alignlab.experiments.organism import ready_organism
 from alignlab.experiments.oversight.base import OversightConfig, publish, set_threads
+from alignlab.experiments.oversight.debate_panel import condition_key, conditions, debate_panel
+from alignlab.feedback.backend import ModelSpec, open_backend, output_cache
 from alignlab.models.adapters import is_model_dir
 from alignlab.models.backends import HFBackend
 from alignlab.models.backends.batch import option_probs_many
@@ -42,11 +42,9 @@ from alignlab.organisms.assistant.hidden_context import (
     reader_prompt,
 )
 from alignlab.oversight.debate import Judged, Setting, run_protocol
+from alignlab.oversight.passages import PassageTask, read_passages
 from alignlab.progress import progress_bar
-from alignlab.stats import over_seeds
 from alignlab.trainers import SFTConfig, train_sft
-
-PROTOCOL_NAMES = ("naive", "consultancy", "debate")
 
 
 def _sft_defaults() -> dict[str, Any]:
@@ -74,6 +72,17 @@ class DebateConfig(OversightConfig):
     """Debater strengths: arguments sampled per turn, the judge's favourite kept."""
     sft: dict[str, Any] = field(default_factory=_sft_defaults)
     """Settings of the fine-tuning (any :class:`~alignlab.trainers.SFTConfig` field)."""
+    passages: str | None = None
+    """A passage file (JSONL of passage, question, two answers, correct; see
+    :mod:`alignlab.oversight.passages`): run the protocols on its questions with the
+    models ``judge``, ``advisor`` and ``opponent`` instead of on the organism's stories
+    (nothing is trained; the seeds seed the advisors' samples)."""
+    judge: ModelSpec | None = None
+    """With ``passages``: the judge, a local model or an endpoint (``judge.base_url``)."""
+    advisor: ModelSpec | None = None
+    """With ``passages``: the consultant, and the first debater."""
+    opponent: ModelSpec | None = None
+    """With ``passages``: the second debater; unset: the advisor argues both sides."""
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -88,6 +97,8 @@ class DebateConfig(OversightConfig):
                 f"best_of: must be a non-empty list of counts >= 1, got {self.best_of}"
             )
         Setting(rounds=self.rounds)  # checks rounds
+        if self.passages is not None and (self.judge is None or self.advisor is None):
+            raise ValueError("passages: needs the models judge and advisor (judge.model=...)")
 
 
 def stories(config: DebateConfig, seed: int) -> list[Story]:
@@ -138,8 +149,21 @@ def _judged(path: Path, run) -> list[dict]:
     return rows
 
 
-def _conditions(config: DebateConfig) -> list[tuple[str, int]]:
-    return [("naive", 1)] + [(p, n) for p in PROTOCOL_NAMES[1:] for n in config.best_of]
+def _run_conditions(config, out: Path, task, items, judge, advisors, seed: int) -> dict:
+    """Every condition's verdicts for one seed, each read from ``out`` when there."""
+    out.mkdir(parents=True, exist_ok=True)
+    verdicts = {}
+    todo = conditions(config.best_of)
+    with progress_bar(len(todo), f"debate seed {seed}", enabled=config.progress) as advance:
+        for protocol, n in todo:
+            key = condition_key(protocol, n)
+            setting = Setting(rounds=config.rounds, best_of=n, seed=seed)
+            verdicts[key] = _judged(
+                out / f"{key}.jsonl",
+                lambda p=protocol, s=setting: run_protocol(p, task, items, judge, advisors, s),
+            )
+            advance()
+    return verdicts
 
 
 def run_seed(config: DebateConfig, organism: Path, seed: int) -> dict[str, list[dict]]:
@@ -164,128 +188,58 @@ def run_seed(config: DebateConfig, organism: Path, seed: int) -> dict[str, list[
         ]
 
     verdicts = {"reader": _judged(out / "reader.jsonl", reader)}
-    conditions = _conditions(config)
-    with progress_bar(len(conditions), f"debate seed {seed}", enabled=config.progress) as advance:
-        for protocol, n in conditions:
-            setting = Setting(rounds=config.rounds, best_of=n, seed=seed)
-            verdicts[f"{protocol}-n{n}"] = _judged(
-                out / f"{protocol}-n{n}.jsonl",
-                lambda p=protocol, s=setting: run_protocol(p, task, items, backend, [backend], s),
-            )
-            advance()
+    verdicts.update(_run_conditions(config, out, task, items, backend, [backend], seed))
     for rows in verdicts.values():
         for row in rows:
             row["misleading"] = items[row["item"]].misleading
     return verdicts
 
 
-def _accuracy(per_seed: list[dict], key: str, where=None) -> dict:
-    groups = [
-        np.array(
-            [r["p_correct"] > 0.5 for r in v[key] if where is None or r["misleading"] == where],
-            float,
+def run_models(config: DebateConfig) -> list[dict]:
+    """Every seed's verdicts on the passage file's questions, with the configured models."""
+    items = read_passages(config.passages)
+    out = Path(config.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    specs = [config.judge, config.advisor, config.opponent or config.advisor]
+    cache = output_cache(str(out / "responses"), True, *specs)
+    judge, advisor = open_backend(specs[0], cache), open_backend(specs[1], cache)
+    opponent = advisor if config.opponent is None else open_backend(config.opponent, cache)
+    return [
+        _run_conditions(
+            config, out / f"seed-{seed}", PassageTask(), items, judge, [advisor, opponent], seed
         )
-        for v in per_seed
+        for seed in config.seed_list
     ]
-    return over_seeds(groups).to_dict()
-
-
-def _label(protocol: str, n: int) -> str:
-    return protocol if protocol == "naive" else f"{protocol}, best-of-{n}"
-
-
-def panel(config: DebateConfig, per_seed: list[dict], wall_s: float) -> dict:
-    """The debate panel: accuracy of every condition (overall, on misleading and on plain
-    stories), and accuracy against debater strength."""
-    rows = [
-        {
-            "condition": "judge reading the whole story",
-            "accuracy": _accuracy(per_seed, "reader"),
-            "misleading stories": _accuracy(per_seed, "reader", True),
-            "plain stories": _accuracy(per_seed, "reader", False),
-        }
-    ]
-    for protocol, n in _conditions(config):
-        key = f"{protocol}-n{n}"
-        rows.append(
-            {
-                "condition": _label(protocol, n),
-                "accuracy": _accuracy(per_seed, key),
-                "misleading stories": _accuracy(per_seed, key, True),
-                "plain stories": _accuracy(per_seed, key, False),
-            }
-        )
-    seeds, n_items = len(per_seed), config.n_questions
-    series = [
-        {
-            "name": name,
-            "points": [
-                {"x": n, "y": _accuracy(per_seed, f"{protocol}-n{1 if protocol == 'naive' else n}")}
-                for n in config.best_of
-            ],
-        }
-        for name, protocol in (
-            ("debate", "debate"),
-            ("consultancy", "consultancy"),
-            ("naive", "naive"),
-        )
-    ]
-    return {
-        "title": "Debate: a judge who cannot see the story",
-        "finding": finding(rows, config),
-        "setting": {
-            "stories per seed": n_items,
-            "seeds": seeds,
-            "rounds": config.rounds,
-            "misleading share": config.misleading_rate,
-            "advisors and judge": "the organism's base fine-tuned to read and quote",
-        },
-        "wall_s": wall_s,
-        "table": {
-            "columns": ["condition", "accuracy", "misleading stories", "plain stories"],
-            "rows": rows,
-        },
-        "curves": [
-            {
-                "title": f"judge accuracy against debater strength ({n_items} stories x {seeds} seeds)",
-                "x": "best-of-n per turn",
-                "y": "judge accuracy",
-                "x_log": True,
-                "series": series,
-            }
-        ],
-    }
-
-
-def finding(rows: list[dict], config: DebateConfig) -> str:
-    """What the table shows, in a sentence or two, from its numbers."""
-    acc = {r["condition"]: r["accuracy"]["value"] for r in rows}
-    lo, hi = min(config.best_of), max(config.best_of)
-    naive = acc["naive"]
-    cons = (acc[_label("consultancy", lo)], acc[_label("consultancy", hi)])
-    deb = (acc[_label("debate", lo)], acc[_label("debate", hi)])
-    order = "held" if naive < cons[0] < deb[0] else "did not hold"
-    text = (
-        f"Judge accuracy naive {naive:.0%}, consultancy {cons[0]:.0%}, debate {deb[0]:.0%} with "
-        f"plain advisors: the order naive < consultancy < debate {order} (Khan et al. 2024: "
-        f"48 / 54 / 76%)."
-    )
-    if hi > lo:
-        text += (
-            f" From best-of-{lo} to best-of-{hi}, debate went {deb[0]:.0%} -> {deb[1]:.0%} and "
-            f"consultancy {cons[0]:.0%} -> {cons[1]:.0%}: stronger debaters "
-            f"{'raised' if deb[1] > deb[0] else 'did not raise'} debate's accuracy and "
-            f"{'lowered' if cons[1] < cons[0] else 'did not lower'} consultancy's."
-        )
-    return text
 
 
 def run_debate(config: DebateConfig) -> tuple[dict, Path]:
     """Run every seed (reusing what exists) and publish the panel; returns it and the report."""
     started = time.perf_counter()
     set_threads(config.threads)
-    organism, _ = ready_organism(config.organism)
-    per_seed = [run_seed(config, organism, seed) for seed in config.seed_list]
-    result = panel(config, per_seed, time.perf_counter() - started)
-    Path(config.output_dir).mkdir(parents=True, exist_ok=True)
+    if config.passages is not None:
+        per_seed = run_models(config)
+        names = [s.model for s in (config.judge, config.advisor, config.opponent) if s]
+        result = debate_panel(
+            per_seed,
+            config.best_of,
+            title="Debate: a judge who cannot see the passage",
+            setting={"rounds": config.rounds, "passages": config.passages, "models": names},
+            wall_s=time.perf_counter() - started,
+        )
+    else:
+        organism, _ = ready_organism(config.organism)
+        per_seed = [run_seed(config, organism, seed) for seed in config.seed_list]
+        result = debate_panel(
+            per_seed,
+            config.best_of,
+            title="Debate: a judge who cannot see the story",
+            setting={
+                "rounds": config.rounds,
+                "misleading share": config.misleading_rate,
+                "advisors and judge": "the organism's base fine-tuned to read and quote",
+            },
+            wall_s=time.perf_counter() - started,
+            splits={"misleading": ("misleading stories", "plain stories")},
+            reader="judge reading the whole story",
+        )
     return result, publish(config.output_dir, "debate", result)
