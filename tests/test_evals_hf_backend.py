@@ -128,3 +128,20 @@ def test_a_sampled_run_repeats_under_its_seed(backend, tmp_path):
     outputs, summary = run("a", 0, 6)
     assert run("b", 0, 2) == (outputs, summary)
     assert run("c", 1, 6)[0] != outputs
+
+
+def test_option_probs_of_many_prompts_in_batches_equal_each_alone(backend):
+    from alignlab.models.backends.batch import option_probs_many
+
+    options = [["yes", "no no"], ["i do not know", "yes", "no"], ["no", "yes"]]
+    prompts = [PROMPTS[0], PROMPTS[1], PROMPTS[0]]
+    backend.batch_size = 1  # several forward passes, of different widths
+    try:
+        many = option_probs_many(backend, prompts, options, [None] * 3)
+    finally:
+        backend.batch_size = 16
+    for got, prompt, opts in zip(many, prompts, options, strict=True):
+        alone = backend.option_probs(prompt, opts)
+        assert got.options == alone.options
+        assert got.probs == pytest.approx(alone.probs, abs=1e-5)
+        assert got.coverage == pytest.approx(alone.coverage, abs=1e-5)

@@ -2,8 +2,9 @@
 
 Judges, AI-feedback labels, the agreement suites and the anti-sycophancy filter all ask a
 backend ``option_probs`` for many prompts. :func:`option_probs_many` asks an endpoint
-(a backend with ``aoption_probs``) concurrently, at most its ``concurrency`` at a time,
-and a local model one prompt after another, with an optional progress bar either way.
+(a backend with ``aoption_probs``) concurrently, at most its ``concurrency`` at a time, a
+local model with ``option_probs_batch`` in batched forward passes, and any other backend
+one prompt after another, with an optional progress bar each way.
 """
 
 from __future__ import annotations
@@ -33,7 +34,10 @@ def option_probs_many(
             f"{len(seeds)})"
         )
     asynchronous = getattr(backend, "aoption_probs", None)
+    batched = getattr(backend, "option_probs_batch", None)
     with progress_bar(len(prompts), progress or "", enabled=progress is not None) as advance:
+        if batched is not None:
+            return batched(prompts, options, advance)
         if asynchronous is None:
             out = []
             for p, o, s in zip(prompts, options, seeds, strict=True):

@@ -149,12 +149,34 @@ class HFBackend:
         docstring), so ``votes`` and ``seed`` are not needed and are ignored.
         """
         options = check_options(options)
-        logps = self.option_logps(prompt, options)
-        top = max(logps)
-        weights = [math.exp(lp - top) for lp in logps]
-        total = sum(weights)
-        coverage = min(1.0, sum(math.exp(lp) for lp in logps))
-        return OptionProbs(options, tuple(w / total for w in weights), "logprobs", coverage)
+        return _normalized(options, self.option_logps(prompt, options))
+
+    def option_probs_batch(
+        self, prompts: Sequence[Text], options: Sequence[Sequence[str]], advance=None
+    ) -> list[OptionProbs]:
+        """:meth:`option_probs` of many prompts, their options scored ``batch_size`` sequences
+        to a forward pass (sorted by length); ``advance(k)`` is told of each prompt done."""
+        checked = [check_options(o) for o in options]
+        pairs, spans = [], []
+        for prompt, opts in zip(prompts, checked, strict=True):
+            prompt_ids, option_ids = self._option_ids(prompt, list(opts))
+            for option, ids in zip(opts, option_ids, strict=True):
+                if not ids:
+                    raise ValueError(f"options: {option!r} encodes to no tokens")
+            spans.append((len(pairs), len(pairs) + len(opts)))
+            pairs += [EncodedPair.from_ids(prompt_ids, ids) for ids in option_ids]
+        order = sorted(range(len(pairs)), key=lambda i: len(pairs[i].input_ids))
+        logps = [0.0] * len(pairs)
+        width = max(1, self.batch_size * 4)  # scoring holds no cache: wider than generation
+        with self._lock, torch.inference_mode():
+            for start in range(0, len(order), width):
+                chunk = order[start : start + width]
+                batch = collate([pairs[i] for i in chunk], self.tokenizer.pad_token_id)
+                for i, lp in zip(chunk, sequence_logps(self.model, batch).tolist(), strict=True):
+                    logps[i] = lp
+        if advance is not None:
+            advance(len(checked))
+        return [_normalized(o, logps[a:b]) for o, (a, b) in zip(checked, spans, strict=True)]
 
     def option_logps(self, prompt: Text, options: Sequence[str]) -> list[float]:
         """``log p(option | prompt)`` of each option, summed over the option's tokens."""
@@ -223,3 +245,13 @@ class HFBackend:
             else:
                 option_ids.append(tokenizer(option, add_special_tokens=False)["input_ids"])
         return prompt_ids, option_ids
+
+
+def _normalized(options: tuple[str, ...], logps: Sequence[float]) -> OptionProbs:
+    """The options' probabilities from their log-probabilities: normalized over the options,
+    with the mass they held before (``coverage``)."""
+    top = max(logps)
+    weights = [math.exp(lp - top) for lp in logps]
+    total = sum(weights)
+    coverage = min(1.0, sum(math.exp(lp) for lp in logps))
+    return OptionProbs(options, tuple(w / total for w in weights), "logprobs", coverage)
