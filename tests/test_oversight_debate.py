@@ -235,6 +235,8 @@ def test_alignlab_oversight_debate_runs_on_passages_with_local_and_endpoint_mode
                 "rounds=1",
                 "--set",
                 "progress=false",
+                "--set",
+                f"report_dir='{tmp_path / 'demo'}'",
             ],
         )
         assert result.exit_code == 0, result.output
@@ -245,6 +247,8 @@ def test_alignlab_oversight_debate_runs_on_passages_with_local_and_endpoint_mode
     assert len(asked) == 3 * 2 * 2
     assert all(a.startswith("Passage:\nPassage ") for a in asked)  # advisors read it
     panel = read_results(tmp_path / "run")["oversight"]["debate"]
+    assert read_results(tmp_path / "demo")["oversight"]["debate"] == panel
+    assert str(tmp_path / "demo" / "report.html") in result.output
     assert [r["condition"] for r in panel["table"]["rows"]] == [
         "naive",
         "consultancy, best-of-1",

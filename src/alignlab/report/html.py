@@ -23,6 +23,15 @@ LADDER_COLUMNS = {
     "agreement": "agrees with gold orderings ↑",
 }
 
+OVERSIGHT_POINTER = (
+    "<h2>Scalable oversight</h2><p>The oversight lab runs outside the demo's time budget: "
+    "<code>alignlab oversight debate</code> (naive judge, consultancy and debate), "
+    "<code>amplify</code> (decomposition and distillation), <code>process</code> (process "
+    "and outcome reward models) and <code>w2s</code> (weak-to-strong), each with "
+    "<code>--set report_dir=DIR</code> to add its panel to the report in DIR.</p>"
+)
+"""Where the demo's report points to the oversight lab, which it does not run."""
+
 CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;margin:2rem auto;max-width:1150px;
 color:#222;line-height:1.45;padding:0 1rem}
@@ -241,9 +250,9 @@ def render_html(results: dict) -> str:
             + _real_details(real)
         )
     if results.get("oversight"):
-        sections.append(
-            panels_html(results["oversight"], "Scalable oversight", "oversight")
-        )
+        sections.append(panels_html(results["oversight"], "Scalable oversight", "oversight"))
+    elif results.get("ladder"):
+        sections.append(OVERSIGHT_POINTER)
     if results.get("evaluations"):
         sections.append("<h2>Evaluations</h2>" + _evaluations(results["evaluations"]))
     if any(row.get("samples") for row in results.get("ladder") or []):

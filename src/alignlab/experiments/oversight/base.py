@@ -33,6 +33,9 @@ class OversightConfig:
     """Torch CPU threads; 0 keeps the default."""
     progress: bool = True
     """Show progress bars."""
+    report_dir: str | None = None
+    """Another report to add the panel to (``alignlab oversight ... --set
+    report_dir=alignlab-demo`` puts it in the demo's); unset: only ``output_dir``'s."""
 
     def __post_init__(self) -> None:
         if self.seeds < 1:
