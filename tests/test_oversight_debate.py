@@ -271,3 +271,44 @@ def test_passages_need_a_judge_and_an_advisor():
 
     with pytest.raises(ValueError, match="needs the models judge and advisor"):
         DebateConfig(passages="q.jsonl")
+
+
+def test_the_debate_panel_counts_each_condition_and_states_its_finding():
+    from alignlab.experiments.oversight.debate_panel import debate_panel
+
+    def rows(hits, misleading):
+        return [
+            {"item": i, "p_correct": 0.9 if h else 0.1, "misleading": m}
+            for i, (h, m) in enumerate(zip(hits, misleading, strict=True))
+        ]
+
+    split = [True, False, True, False]
+    seed = {
+        "reader": rows([0, 1, 1, 1], split),
+        "naive-n1": rows([0, 1, 0, 1], split),
+        "consultancy-n1": rows([1, 1, 0, 1], split),
+        "consultancy-n4": rows([0, 1, 0, 1], split),
+        "debate-n1": rows([1, 1, 1, 0], split),
+        "debate-n4": rows([1, 1, 1, 1], split),
+    }
+    panel = debate_panel(
+        [seed],
+        [1, 4],
+        title="t",
+        setting={},
+        wall_s=1.0,
+        splits={"misleading": ("misleading", "plain")},
+        reader="reader",
+    )
+    table = {r["condition"]: r for r in panel["table"]["rows"]}
+    assert table["consultancy, best-of-1"]["accuracy"]["value"] == 0.75
+    assert table["debate, best-of-1"]["plain"]["value"] == 0.5
+    assert table["reader"]["misleading"]["value"] == 0.5
+    assert panel["setting"]["questions per seed"] == 4
+    assert panel["finding"].startswith(
+        "Judge accuracy naive 50%, consultancy 75%, debate 75% with plain advisors "
+        "(best-of-1): the order naive < consultancy < debate did not hold"
+    )
+    assert "debate went 75% -> 100% and consultancy 75% -> 50%" in panel["finding"]
+    assert "On misleading: consultancy 50% -> 0%, debate 100% -> 100%." in panel["finding"]
+    assert panel["finding"].endswith("the judge is right 75% of the time.")

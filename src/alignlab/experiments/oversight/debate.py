@@ -59,7 +59,7 @@ class DebateConfig(OversightConfig):
     """Where the experiment writes its runs, results.json and report.html."""
     n_demos: int = 4000
     """Reading and quoting demonstrations the advisor-judge model is fine-tuned on, per seed."""
-    n_questions: int = 80
+    n_questions: int = 200
     """Test stories per seed; each protocol runs on every one (consultancy and debate
     twice, once per assignment of sides)."""
     max_facts: int = 4

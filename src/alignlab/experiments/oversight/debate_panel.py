@@ -79,7 +79,7 @@ def debate_panel(
     seeds = len(per_seed)
     return {
         "title": title,
-        "finding": finding(rows, best_of),
+        "finding": finding(rows, best_of, [c for pair in splits.values() for c in pair], reader),
         "setting": {"questions per seed": n_items, "seeds": seeds, **setting},
         "wall_s": wall_s,
         "table": {"columns": columns, "rows": rows},
@@ -96,28 +96,50 @@ def debate_panel(
     }
 
 
-def finding(rows: Sequence[dict], best_of: Sequence[int]) -> str:
-    """What the table shows, in a sentence or two, from its numbers."""
-    acc = {r["condition"]: r["accuracy"] for r in rows}
+def finding(
+    rows: Sequence[dict],
+    best_of: Sequence[int],
+    columns: Sequence[str] = (),
+    reader: str | None = None,
+) -> str:
+    """What the table shows, in a few sentences, from its numbers: the protocols' order, the
+    trend with debater strength (per split ``columns``), and the ``reader`` row's accuracy
+    beside the strongest debate."""
+    by = {r["condition"]: r for r in rows}
     lo, hi = min(best_of), max(best_of)
-    naive = acc["naive"]["value"]
-    cons = [acc[label("consultancy", n)]["value"] for n in (lo, hi)]
-    deb = [acc[label("debate", n)]["value"] for n in (lo, hi)]
-    order = "held" if naive < cons[0] < deb[0] else "did not hold"
+
+    def value(protocol: str, n: int, column: str = "accuracy") -> float:
+        return by[label(protocol, n)][column]["value"]
+
+    naive, cons, deb = value("naive", 1), value("consultancy", lo), value("debate", lo)
+    order = "held" if naive < cons < deb else "did not hold"
     text = (
-        f"Judge accuracy naive {naive:.0%}, consultancy {cons[0]:.0%}, debate {deb[0]:.0%} with "
+        f"Judge accuracy naive {naive:.0%}, consultancy {cons:.0%}, debate {deb:.0%} with "
         f"plain advisors (best-of-{lo}): the order naive < consultancy < debate {order} "
         "(Khan et al. 2024: 48 / 54 / 76% for LLM judges)."
     )
-    if hi > lo:
-        top = acc[label("debate", hi)]
-        apart = top["lo"] > acc[label("consultancy", hi)]["hi"]
+    if hi == lo:
+        return text
+    top_cons, top_deb = value("consultancy", hi), value("debate", hi)
+    apart = (
+        by[label("debate", hi)]["accuracy"]["lo"] > by[label("consultancy", hi)]["accuracy"]["hi"]
+    )
+    text += (
+        f" From best-of-{lo} to best-of-{hi}, debate went {deb:.0%} -> {top_deb:.0%} and "
+        f"consultancy {cons:.0%} -> {top_cons:.0%}: stronger debaters "
+        f"{'raised' if top_deb > deb else 'did not raise'} debate's accuracy and "
+        f"{'lowered' if top_cons < cons else 'did not lower'} consultancy's; at best-of-{hi} "
+        f"the intervals of debate and consultancy {'are apart' if apart else 'overlap'}."
+    )
+    for column in columns:
         text += (
-            f" From best-of-{lo} to best-of-{hi}, debate went {deb[0]:.0%} -> {deb[1]:.0%} and "
-            f"consultancy {cons[0]:.0%} -> {cons[1]:.0%}: stronger debaters "
-            f"{'raised' if deb[1] > deb[0] else 'did not raise'} debate's accuracy and "
-            f"{'lowered' if cons[1] < cons[0] else 'did not lower'} consultancy's; at "
-            f"best-of-{hi} the intervals of debate and consultancy "
-            f"{'are apart' if apart else 'overlap'}."
+            f" On {column}: consultancy {value('consultancy', lo, column):.0%} -> "
+            f"{value('consultancy', hi, column):.0%}, debate {value('debate', lo, column):.0%} -> "
+            f"{value('debate', hi, column):.0%}."
+        )
+    if reader is not None:
+        text += (
+            f" Given the whole context instead, the judge is right "
+            f"{by[reader]['accuracy']['value']:.0%} of the time."
         )
     return text
