@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+import textwrap
 
 import numpy as np
 
@@ -265,9 +266,12 @@ def panel_plot(curves: list[dict]) -> str | None:
                 capsize=2,
                 markersize=4,
             )
+        xs = sorted({p["x"] for s in curve["series"] for p in s.get("points", [])})
         if curve.get("x_log"):
             ax.set_xscale("log", base=2)
+        if len(xs) <= 10:
+            ax.set_xticks(xs, [f"{x:g}" for x in xs])
         ax.set(xlabel=curve.get("x", ""), ylabel=curve.get("y", ""))
-        ax.set_title(curve.get("title", ""), fontsize=9)
+        ax.set_title(textwrap.fill(curve.get("title", ""), 48), fontsize=8)
         ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2)
     return _png(plt, fig)
