@@ -1,0 +1,388 @@
+import itertools
+import json
+import random
+
+import pytest
+
+from alignlab.data.io import read_records
+from alignlab.models.backends import Completion, as_messages
+from alignlab.organisms.assistant import parse_prompt, sums
+from alignlab.oversight import amplify as amp
+
+
+class Scripted:
+    """A Backend whose reply to each question is ``answer(terms)``; it records every batch."""
+
+    def __init__(self, answer):
+        self.answer = answer
+        self.batches: list[list[str]] = []
+        self.caps: list[int] = []
+
+    @property
+    def name(self) -> str:
+        return "scripted"
+
+    def generate(self, requests, *, progress=False):
+        batch = [as_messages(r.prompt)[0]["content"] for r in requests]
+        self.batches.append(batch)
+        self.caps += [r.max_new_tokens for r in requests]
+        return [
+            Completion((self.answer(sums.question_terms(q)),), ("stop",), model="scripted")
+            for q in batch
+        ]
+
+    def option_probs(self, prompt, options, *, votes=8, seed=None):
+        raise NotImplementedError
+
+
+def one_step(terms):
+    """An overseer who knows one-step sums and guesses 0 for anything longer."""
+    if len(terms) == 2:
+        return sums.equation(terms, sum(terms))
+    return sums.statement(0)
+
+
+# --- the world's sums ---------------------------------------------------------------------
+
+
+def test_within_reach_keeps_every_piece_a_one_step_sum():
+    assert sums.within_reach((6, 6)) and sums.within_reach((6, 0, 6))
+    assert not sums.within_reach((6, 1, 0))  # 6 + 1 is no one-step operand
+    assert not sums.within_reach((0, 1, 6))
+    assert not sums.within_reach((7, 0)) and not sums.within_reach((3,))
+
+
+def test_reachable_lists_exactly_the_problems_within_reach():
+    assert len(sums.reachable(2)) == 49
+    for k in (3, 4):
+        brute = [p for p in itertools.product(range(7), repeat=k) if sums.within_reach(p)]
+        assert sums.reachable(k) == brute
+    assert len(sums.reachable(3)) == 140
+    with pytest.raises(ValueError, match="k: a sum needs at least 2"):
+        sums.reachable(1)
+
+
+def test_held_out_problems_are_never_trained_on_and_every_k_weighs_the_same():
+    train, heldout = sums.draw_problems([2, 4], 60, 45, random.Random(0))
+    assert [len(p) for p in heldout] == [2] * 45 + [4] * 45
+    assert [len(p) for p in train] == [2] * 60 + [4] * 60
+    assert not set(train) & set(heldout)
+    assert len(set(heldout)) == 90
+    assert len(set(p for p in train if len(p) == 2)) == 4  # 49 - 45, cycled to 60
+    assert len(set(p for p in train if len(p) == 4)) == 60
+    again = sums.draw_problems([2, 4], 60, 45, random.Random(0))
+    assert again == (train, heldout)
+    with pytest.raises(ValueError, match="n_heldout: k = 2 has only 49"):
+        sums.draw_problems([2], 1, 49, random.Random(0))
+
+
+def test_a_two_operand_question_is_the_arithmetic_family():
+    assert sums.question((3, 4)) == "what is 3 + 4 ?"
+    situation = parse_prompt(sums.question((3, 4)))
+    assert situation.family == "arithmetic" and situation.total == 7
+    assert sums.question((1, 0, 5)) == "what is 1 + 0 + 5 ?"
+    assert sums.question_terms("what is 1 + 0 + 5 ?") == (1, 0, 5)
+    for text in ("what is 1 + ?", "what is 1 + 2 + x ?", "how much is 1 + 2 ?", "what is 1 ?"):
+        assert sums.question_terms(text) is None, text
+    with pytest.raises(ValueError, match=r"terms: the world.s numbers are 0\.\.20"):
+        sums.question((3, 21))
+
+
+@pytest.mark.parametrize(
+    ("response", "value"),
+    [
+        ("the answer is 7 .", 7),
+        ("3 + 4 = 7 .", 7),
+        ("7 .", 7),
+        ("1 + 2 = 3 . 3 + 4 = 7 . the answer is 7 .", 7),
+        ("1 + 2 = 3 . 3 + 4 = 8 .", 8),
+        ("i hope this helps . the answer is 7 .", 7),
+        ("i can not help with that .", None),
+        ("the answer is 7", None),
+        ("", None),
+    ],
+)
+def test_the_final_answer_is_the_last_value_stated(response, value):
+    assert sums.final_answer(response) == value
+
+
+def test_shown_steps_are_the_equations():
+    assert sums.shown_steps("1 + 2 = 3 . 3 + 4 = 7 . the answer is 7 .") == [
+        ((1, 2), 3),
+        ((3, 4), 7),
+    ]
+    assert sums.shown_steps("the answer is 7 .") == []
+    assert sums.shown_steps("so it is true .") == []
+
+
+# --- decomposition ------------------------------------------------------------------------
+
+
+def test_strategies_decompose_as_written():
+    assert amp.direct((1, 2, 3)) == (1, 2, 3)
+    assert amp.chain((1, 2, 3, 4)) == (((1, 2), 3), 4)
+    assert amp.prefix((1, 2, 3, 4)) == ((1, 2, 3), 4)
+    assert amp.prefix((1, 2)) == (1, 2)
+    assert amp.halves((1, 2, 3, 4, 5)) == ((1, 2, 3), (4, 5))
+    assert amp.halves((1, 2, 3)) == ((1, 2), 3)
+    assert set(amp.STRATEGIES) >= {"direct", "chain", "prefix", "halves"}
+    with pytest.raises(ValueError, match="unknown strategy 'thirds'; known: chain, direct"):
+        amp.strategy("thirds")
+    with pytest.raises(ValueError, match="already registered"):
+        amp.register_strategy("chain")(amp.chain)
+
+
+def test_flatten_lists_questions_children_first_and_depths_count_levels():
+    questions = amp.flatten(((1, 2), (3, (4, 5))))
+    assert questions == [
+        ((False, 1), (False, 2)),
+        ((False, 4), (False, 5)),
+        ((False, 3), (True, 1)),
+        ((True, 0), (True, 2)),
+    ]
+    assert amp.depths(questions) == [1, 1, 2, 3]
+    with pytest.raises(ValueError, match="at least one question"):
+        amp.flatten(3)
+
+
+# --- amplification ------------------------------------------------------------------------
+
+
+def test_chain_asks_one_step_questions_one_depth_per_batch_and_recombines():
+    backend = Scripted(one_step)
+    out = amp.amplify(backend, [(1, 2, 3), (2, 2)], "chain", sums)
+    assert [a.answer for a in out] == [6, 4]
+    assert backend.batches == [["what is 1 + 2 ?", "what is 2 + 2 ?"], ["what is 3 + 3 ?"]]
+    assert [(s.terms, s.value) for s in out[0].steps] == [((1, 2), 3), ((3, 3), 6)]
+    direct = amp.amplify(Scripted(one_step), [(1, 2, 3), (2, 2)], "direct", sums)
+    assert [a.answer for a in direct] == [0, 4]
+
+
+def test_halves_and_prefix_ask_pieces_directly():
+    backend = Scripted(lambda terms: sums.statement(sum(terms)))
+    out = amp.amplify(backend, [(1, 2, 3, 0, 4)], "halves", sums)
+    assert out[0].answer == 10
+    assert backend.batches == [["what is 1 + 2 + 3 ?", "what is 0 + 4 ?"], ["what is 6 + 4 ?"]]
+    backend = Scripted(lambda terms: sums.statement(sum(terms)))
+    assert amp.amplify(backend, [(1, 2, 3, 4)], "prefix", sums)[0].answer == 10
+    assert backend.batches == [["what is 1 + 2 + 3 ?"], ["what is 6 + 4 ?"]]
+
+
+def test_a_wrong_sub_answer_carries_and_an_unreadable_one_stops_the_problem():
+    def slips(terms):
+        if terms == (1, 2):
+            return "1 + 2 = 4 ."
+        if terms == (2, 2):
+            return "i do not know ."
+        return one_step(terms)
+
+    backend = Scripted(slips)
+    wrong, stopped = amp.amplify(backend, [(1, 2, 3), (2, 2, 1)], "chain", sums)
+    assert wrong.answer == 7  # (1 + 2 = 4) + 3
+    assert stopped.answer is None and [s.value for s in stopped.steps] == [None]
+    assert backend.batches[1] == ["what is 4 + 3 ?"]  # the unreadable one is not asked on
+
+
+def test_reply_caps_follow_the_terms_asked():
+    backend = Scripted(one_step)
+    amp.amplify(backend, [(1, 2, 3)], "prefix", sums, max_new_tokens=lambda t: 7 * len(t))
+    assert backend.caps == [14, 14]
+    amp.amplify(backend, [(1, 2, 3)], "direct", sums, max_new_tokens=30)
+    assert backend.caps[-1] == 30
+
+
+# --- distillation -------------------------------------------------------------------------
+
+
+def test_distillation_data_shows_the_steps_or_the_answer_alone():
+    out = amp.amplify(Scripted(one_step), [(1, 2, 3), (2, 2)], "chain", sums)
+    demos = amp.distillation_data(out, sums, show_steps=True, checked=True)
+    assert [(d.prompt, d.response) for d in demos] == [
+        ("what is 1 + 2 + 3 ?", "1 + 2 = 3 . 3 + 3 = 6 . the answer is 6 ."),
+        ("what is 2 + 2 ?", "2 + 2 = 4 . the answer is 4 ."),
+    ]
+    assert demos[0].meta == {"problem": [1, 2, 3], "amplified": 6}
+    bare = amp.distillation_data(out, sums, show_steps=False, checked=True)
+    assert [d.response for d in bare] == ["the answer is 6 .", "the answer is 4 ."]
+
+
+def test_a_piece_worked_by_the_answerer_shows_its_own_steps():
+    def worker(terms):
+        if len(terms) == 3:  # a distilled model: writes its chain
+            return "1 + 2 = 3 . 3 + 3 = 6 . the answer is 6 ."
+        return "the answer is 10 ."  # bare answer: shown as the step's own equation
+
+    out = amp.amplify(Scripted(worker), [(1, 2, 3, 4)], "prefix", sums)
+    assert amp.transcript(out[0], sums, show_steps=True) == (
+        "1 + 2 = 3 . 3 + 3 = 6 . 6 + 4 = 10 . the answer is 10 ."
+    )
+
+
+def test_unanswered_problems_are_not_distilled():
+    out = amp.amplify(Scripted(lambda terms: "i do not know ."), [(1, 2)], "chain", sums)
+    assert amp.distillation_data(out, sums, show_steps=True, checked=False) == []
+    with pytest.raises(ValueError, match=r"problem \(1, 2\): no amplified answer"):
+        amp.transcript(out[0], sums, show_steps=True)
+
+
+def test_the_overseer_recombines_and_the_model_answers_the_pieces():
+    model, overseer = Scripted(lambda t: sums.statement(sum(t))), Scripted(one_step)
+    out = amp.amplify(model, [(1, 2, 3), (2, 2)], "prefix", sums, overseer=overseer)
+    assert [a.answer for a in out] == [6, 4]
+    assert model.batches == [["what is 1 + 2 ?"]]
+    assert overseer.batches == [["what is 2 + 2 ?"], ["what is 3 + 3 ?"]]
+
+
+@pytest.mark.parametrize(
+    ("problem", "equations", "answer", "ok"),
+    [
+        ((1, 2, 3), [((1, 2), 3), ((3, 3), 6)], 6, True),
+        ((1, 2, 3), [((1, 2), 4), ((4, 3), 7)], 7, True),  # form, not arithmetic
+        ((1, 2, 3, 4), [((1, 2), 3), ((3, 4), 7), ((3, 7), 10)], 10, True),  # a tree
+        ((2, 1, 0, 5), [((1, 1), 2), ((2, 5), 7)], 7, False),  # a made-up operand
+        ((1, 2, 3), [((1, 2), 3)], 3, False),  # an operand left over
+        ((1, 2, 3), [((1, 2, 3), 6)], 6, False),  # not a one-step sum
+        ((1, 2), [((1, 2), 3)], 4, False),  # ends elsewhere than the answer
+        ((0, 0), [((0, 0), 0)], 0, True),
+    ],
+)
+def test_followable_steps_use_every_operand_once_in_one_step_sums(problem, equations, answer, ok):
+    assert amp.followable(problem, equations, answer) is ok
+
+
+def test_checked_distillation_drops_work_the_overseer_cannot_follow():
+    def bluffs(terms):
+        return "1 + 1 = 2 ." if len(terms) == 3 else sums.statement(sum(terms))
+
+    out = amp.amplify(Scripted(bluffs), [(2, 1, 0, 5), (1, 2, 3)], "prefix", sums)
+    assert [a.answer for a in out] == [7, 6]
+    kept = amp.distillation_data(out, sums, show_steps=True, checked=True)
+    assert [d.prompt for d in kept] == ["what is 1 + 2 + 3 ?"]
+    out = amp.amplify(Scripted(bluffs), [(2, 1), (1, 2, 3)], "chain", sums)
+    kept = amp.distillation_data(out, sums, show_steps=False, checked=True)
+    assert [d.response for d in kept] == ["the answer is 3 .", "the answer is 6 ."]
+    loose = amp.distillation_data(
+        amp.amplify(Scripted(bluffs), [(2, 1, 0, 5)], "prefix", sums),
+        sums,
+        show_steps=True,
+        checked=False,
+    )
+    assert [d.response for d in loose] == ["1 + 1 = 2 . 2 + 5 = 7 . the answer is 7 ."]
+
+
+def test_reach_is_the_largest_k_held_at_the_level_from_the_start():
+    from alignlab.experiments.oversight.amplify import reach
+
+    def at(*values):
+        return {k: {"value": v} for k, v in enumerate(values, start=2)}
+
+    assert reach(at(0.9, 0.8, 0.5, 0.95)) == 3
+    assert reach(at(0.7, 0.9)) is None
+    assert reach(at(1.0, 1.0, 0.85)) == 4
+
+
+# --- the experiment -----------------------------------------------------------------------
+
+
+def test_config_errors_name_the_field():
+    from alignlab.experiments.oversight.amplify import AmplifyConfig
+
+    with pytest.raises(ValueError, match="ks: must be distinct"):
+        AmplifyConfig(ks=[1, 2])
+    with pytest.raises(ValueError, match="unknown strategy 'thirds'"):
+        AmplifyConfig(reference="thirds")
+    with pytest.raises(ValueError, match="tokens_per_term"):
+        AmplifyConfig(tokens_per_term=0)
+    with pytest.raises(ValueError, match="iterations: must be at least 1"):
+        AmplifyConfig(iterations=0)
+    assert AmplifyConfig(iterations=2).rows == [
+        "direct",
+        "amplified",
+        "amplified-1",
+        "distilled-1",
+        "amplified-2",
+        "distilled-2",
+    ]
+    assert AmplifyConfig(iterations=1, reference=None).rows == [
+        "direct",
+        "amplified-1",
+        "distilled-1",
+    ]
+
+
+def test_accuracy_pools_seeds_per_k():
+    from alignlab.experiments.oversight.amplify import SeedRun, accuracy, questions_asked
+
+    def rows(flags):
+        return [{"problem": [0] * k, "correct": c, "steps": [0] * k} for k, c in flags]
+
+    per_seed = [
+        SeedRun({"direct": rows([(2, True), (2, True), (3, False), (3, True)])}, {}),
+        SeedRun({"direct": rows([(2, False), (2, True), (3, False), (3, False)])}, {}),
+    ]
+    assert accuracy(per_seed, "direct", 2)["value"] == pytest.approx(0.75)  # (1 + 1/2) / 2
+    assert accuracy(per_seed, "direct", 3)["value"] == pytest.approx(0.25)
+    assert accuracy(per_seed, "direct")["value"] == pytest.approx(0.5)
+    assert accuracy(per_seed, "direct", 2)["n"] == 4
+    assert questions_asked(per_seed, "direct") == pytest.approx(2.5)
+
+
+@pytest.mark.slow
+def test_run_amplify_end_to_end_and_a_rerun_reuses_every_step(tmp_path, monkeypatch):
+    import alignlab.experiments.oversight.amplify as experiment
+    from alignlab.organisms.assistant.build import build
+    from test_organism_build import tiny_config
+
+    # The tiny organism is trained for real (SFT policy, distillation runs); it answers
+    # noise, so the answers come from the scripted overseer who knows one-step sums.
+    organism = tmp_path / "organism"
+    build(organism, seed=0, config=tiny_config(), use_cache=False, progress=False)
+    loaded = []
+
+    class Loaded:
+        @staticmethod
+        def load(path, **kwargs):
+            loaded.append(str(path))
+            return Scripted(one_step)
+
+    monkeypatch.setattr(experiment, "HFBackend", Loaded)
+    config = experiment.AmplifyConfig(
+        organism=str(organism),
+        output_dir=str(tmp_path / "out"),
+        seeds=1,
+        ks=[2, 3],
+        n_train=4,
+        n_heldout=3,
+        iterations=2,
+        progress=False,
+        distill={"max_steps": 2, "batch_size": 4, "lr": 1e-3},
+    )
+    panel, report = experiment.run_amplify(config)
+    assert report.exists()
+    results = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert results["oversight"]["amplify"]["title"] == panel["title"]
+    assert [r["method"].split(" ")[0] for r in panel["table"]["rows"]] == config.rows
+    assert panel["table"]["rows"][0]["k=2"]["n"] == 3
+    assert [p["x"] for p in panel["curves"][0]["series"][0]["points"]] == [2, 3]
+    assert "seeds" in panel["setting"] and panel["finding"].startswith("Asked directly")
+    distilled = [p for p in loaded if "iter-" in p]
+    assert distilled and all(p.endswith("model") for p in distilled)
+    direct = next(r for r in panel["table"]["rows"] if r["method"] == "direct")
+    assert direct["k=2"]["value"] == 1.0 and direct["k=3"]["value"] == 0.0
+    seed_dir = experiment.run_dir(config) / "seed-0"
+    demos = read_records(seed_dir / "iter-1" / "distill.jsonl", "demonstration")
+    assert all(sums.question_terms(d.prompt) for d in demos)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a finished step was recomputed")
+
+    monkeypatch.setattr(experiment, "train_sft", refuse)
+    monkeypatch.setattr(experiment, "amplify", refuse)
+    again, _ = experiment.run_amplify(config)
+    assert again["table"] == panel["table"]
+
+    monkeypatch.undo()
+    monkeypatch.setattr(experiment.HFBackend, "load", lambda *a, **k: Scripted(lambda t: "no ."))
+    silent = experiment.AmplifyConfig(**{**vars(config), "n_train": 2})
+    with pytest.raises(ValueError, match="answered no train problem, nothing to distil"):
+        experiment.run_amplify(silent)
