@@ -83,6 +83,8 @@ class DebateConfig(OversightConfig):
     """With ``passages``: the consultant, and the first debater."""
     opponent: ModelSpec | None = None
     """With ``passages``: the second debater; unset: the advisor argues both sides."""
+    argument_tokens: int = 120
+    """With ``passages``: the longest argument an advisor writes, in tokens."""
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -206,7 +208,13 @@ def run_models(config: DebateConfig) -> list[dict]:
     opponent = advisor if config.opponent is None else open_backend(config.opponent, cache)
     return [
         _run_conditions(
-            config, out / f"seed-{seed}", PassageTask(), items, judge, [advisor, opponent], seed
+            config,
+            out / f"seed-{seed}",
+            PassageTask(config.argument_tokens),
+            items,
+            judge,
+            [advisor, opponent],
+            seed,
         )
         for seed in config.seed_list
     ]
