@@ -63,17 +63,15 @@ def test_reachable_lists_exactly_the_problems_within_reach():
 
 
 def test_held_out_problems_are_never_trained_on_and_every_k_weighs_the_same():
-    train, heldout = sums.draw_problems([2, 4], 60, 45, random.Random(0))
-    assert [len(p) for p in heldout] == [2] * 45 + [4] * 45
+    train, heldout = sums.draw_problems([2, 4], 60, 30, random.Random(0))
+    assert [len(p) for p in heldout] == [2] * 24 + [4] * 30  # at most half of k = 2's 49
     assert [len(p) for p in train] == [2] * 60 + [4] * 60
     assert not set(train) & set(heldout)
-    assert len(set(heldout)) == 90
-    assert len(set(p for p in train if len(p) == 2)) == 4  # 49 - 45, cycled to 60
+    assert len(set(heldout)) == 54
+    assert len(set(p for p in train if len(p) == 2)) == 25  # 49 - 24, cycled to 60
     assert len(set(p for p in train if len(p) == 4)) == 60
-    again = sums.draw_problems([2, 4], 60, 45, random.Random(0))
-    assert again == (train, heldout)
-    with pytest.raises(ValueError, match="n_heldout: k = 2 has only 49"):
-        sums.draw_problems([2], 1, 49, random.Random(0))
+    assert sums.draw_problems([2, 4], 60, 30, random.Random(0)) == (train, heldout)
+    assert sums.heldout_count(2, 40) == 24 and sums.heldout_count(5, 40) == 40
 
 
 def test_a_two_operand_question_is_the_arithmetic_family():
@@ -277,8 +275,18 @@ def test_reach_is_the_largest_k_held_at_the_level_from_the_start():
         return {k: {"value": v} for k, v in enumerate(values, start=2)}
 
     assert reach(at(0.9, 0.8, 0.5, 0.95)) == 3
-    assert reach(at(0.7, 0.9)) is None
+    assert reach(at(0.7, 0.9)) == 0
     assert reach(at(1.0, 1.0, 0.85)) == 4
+
+
+def test_fidelity_is_agreement_with_the_amplified_answers_per_k():
+    out = amp.amplify(Scripted(one_step), [(1, 2, 3), (2, 2), (1, 1), (0, 1, 1)], "chain", sums)
+    targets = amp.distillation_data(out, sums, show_steps=True, checked=True)
+    copies = amp.amplify(Scripted(one_step), [t.meta["problem"] for t in targets], "direct", sums)
+    # the copy answers 2-operand sums as the amplification did, and guesses 0 for longer ones
+    assert amp.fidelity(targets, copies) == {2: 1.0, 3: 0.0}
+    with pytest.raises(ValueError, match=r"answers: \(2, 2\) where \(1, 2, 3\) was expected"):
+        amp.fidelity(targets[:2], copies[1:3])
 
 
 # --- the experiment -----------------------------------------------------------------------
@@ -293,8 +301,10 @@ def test_config_errors_name_the_field():
         AmplifyConfig(reference="thirds")
     with pytest.raises(ValueError, match="tokens_per_term"):
         AmplifyConfig(tokens_per_term=0)
-    with pytest.raises(ValueError, match="iterations: must be at least 1"):
+    with pytest.raises(ValueError, match="iterations: must be at least 1, got 0"):
         AmplifyConfig(iterations=0)
+    with pytest.raises(ValueError, match="fidelity: must lie in"):
+        AmplifyConfig(fidelity=1.5)
     assert AmplifyConfig(iterations=2).rows == [
         "direct",
         "amplified",
@@ -330,6 +340,7 @@ def test_accuracy_pools_seeds_per_k():
 @pytest.mark.slow
 def test_run_amplify_end_to_end_and_a_rerun_reuses_every_step(tmp_path, monkeypatch):
     import alignlab.experiments.oversight.amplify as experiment
+    from alignlab.models.adapters import is_model_dir
     from alignlab.organisms.assistant.build import build
     from test_organism_build import tiny_config
 
@@ -363,6 +374,7 @@ def test_run_amplify_end_to_end_and_a_rerun_reuses_every_step(tmp_path, monkeypa
     assert results["oversight"]["amplify"]["title"] == panel["title"]
     assert [r["method"].split(" ")[0] for r in panel["table"]["rows"]] == config.rows
     assert panel["table"]["rows"][0]["k=2"]["n"] == 3
+    assert panel["setting"]["held-out problems per k and seed"] == "3"
     assert [p["x"] for p in panel["curves"][0]["series"][0]["points"]] == [2, 3]
     assert "seeds" in panel["setting"] and panel["finding"].startswith("Asked directly")
     distilled = [p for p in loaded if "iter-" in p]
@@ -370,6 +382,12 @@ def test_run_amplify_end_to_end_and_a_rerun_reuses_every_step(tmp_path, monkeypa
     direct = next(r for r in panel["table"]["rows"] if r["method"] == "direct")
     assert direct["k=2"]["value"] == 1.0 and direct["k=3"]["value"] == 0.0
     seed_dir = experiment.run_dir(config) / "seed-0"
+    chosen = json.loads((seed_dir / "iter-1" / "chosen.json").read_text())
+    # the scripted "distilled model" guesses 0 for 3 operands, so it never copies the
+    # amplification there: every try is made, and the first of the equally faithful kept
+    assert chosen["tries"] == 3 and chosen["per_k"] == {"2": 1.0, "3": 0.0}
+    assert chosen["model"].endswith("sft-0/model")
+    assert all(is_model_dir(seed_dir / "iter-1" / f"sft-{j}" / "model") for j in range(3))
     demos = read_records(seed_dir / "iter-1" / "distill.jsonl", "demonstration")
     assert all(sums.question_terms(d.prompt) for d in demos)
 

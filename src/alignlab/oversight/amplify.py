@@ -314,3 +314,17 @@ def distillation_data(
         if a.answer is not None
         and (not checked or followable(a.problem, steps_shown(a, language), a.answer))
     ]
+
+
+def fidelity(targets: Sequence[Demonstration], answers: Sequence[Amplified]) -> dict[int, float]:
+    """How faithfully a distilled model copies the amplification: per number of operands,
+    the share of distillation ``targets`` (held out of its training) whose problem it answers
+    as the amplification did (``meta["amplified"]``); ``answers`` follow ``targets``' order.
+    The overseer can compute it, since it needs no right answer, only the amplified one."""
+    hits: dict[int, list[bool]] = {}
+    for target, answer in zip(targets, answers, strict=True):
+        problem = tuple(target.meta["problem"])
+        if answer.problem != problem:
+            raise ValueError(f"answers: {answer.problem} where {problem} was expected")
+        hits.setdefault(len(problem), []).append(answer.answer == target.meta["amplified"])
+    return {k: sum(h) / len(h) for k, h in sorted(hits.items())}

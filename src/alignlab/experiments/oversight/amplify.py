@@ -1,45 +1,32 @@
 """Iterated distillation and amplification on the assistant organism: accuracy against the
 number of operands k, asked directly, amplified, and distilled after each iteration
 (Christiano, Shlegeris & Amodei 2018: a weak expert H who may ask a model X sub-questions,
-``Amp(H, X)``, solves what neither solves alone; distilling ``Amp(H, X)`` into X and
-iterating grows what the fast model can do by itself).
+``Amp(H, X)``, solves what neither solves alone; distilling it into X and iterating grows
+what the fast model can do by itself).
 
-The overseer H is the organism's SFT policy, which adds two numbers of 0..6 and little more
-(:mod:`alignlab.organisms.assistant.sums` has the problems, all within reach of such sums).
-Per seed, on held-out problems of every k in ``ks``:
+H is the organism's SFT policy, which adds two numbers of 0..6 and little more
+(:mod:`alignlab.organisms.assistant.sums`: problems within reach of such sums). Per seed, on
+held-out problems of every k in ``ks``: ``direct`` asks H each problem whole; ``amplified``
+lets H ask itself one one-step question per operand (``reference``: chain), at any cost;
+iteration t's ``amplified-t`` is ``Amp(H, X_{t-1})`` (``strategy``, default ``prefix``: X
+answers all operands but the last, H adds the last), X_0 = H, and its train answers are
+distilled into X_{t-1}, giving ``distilled-t`` = X_t, asked each problem whole. With
+``prefix`` X's reach grows one operand per iteration while distillation keeps up.
 
-- ``direct``: H asked each problem whole;
-- ``amplified`` (``reference``, default ``chain``): H asking itself one one-step question
-  per operand, as many questions as it takes: what decomposition reaches at any cost;
-- iteration t = 1, 2, ...: ``amplified-t`` is ``Amp(H, X_{t-1})`` with ``strategy``
-  (default ``prefix``: X answers every operand but the last, H adds the last; two questions
-  a problem), X_0 being H itself. Its answers to the train problems are distilled into
-  X_{t-1}, which becomes ``distilled-t`` = X_t, asked each problem whole.
-
-With ``prefix`` the reach of X_t grows one operand per iteration when distillation works:
-X_0 adds 2 numbers, ``Amp(H, X_0)`` 3, X_1 3, ``Amp(H, X_1)`` 4, ... Distillation shows the
-steps (``show_steps``): the 2-layer organism does not learn to add six numbers in one
+Distillation shows the steps: the 2-layer organism does not learn to add six numbers in one
 forward pass from a minute of fine-tuning (gold answers, three epochs: 71% at k = 3, under
-50% at k = 4..6), but it learns to write steps, each a one-step sum it knows. H distils only
-transcripts whose steps it can follow (``check_steps``:
-:func:`~alignlab.oversight.amplify.followable`, form, not arithmetic): else X's made-up
-working of pieces beyond its reach (``1 + 1 = 2 .`` for ``2 + 1 + 0``) teaches the next X to
-stop after any number of steps. ``halves`` amplifies too, but its steps are a tree, and a
-model used to chains adds the last operand where the first half's sum belongs (one seed,
-after a chain iteration: 97% amplified, 38% distilled at k = 4).
+50% at k = 4..6), but learns to write steps, each a sum it knows. H distils only steps it
+can follow (``check_steps``, :func:`~alignlab.oversight.amplify.followable`): else X's
+made-up working of pieces beyond its reach teaches the next X to stop anywhere. Whether one
+run learns a new k is close to a coin toss (same data, two seeds: 93% and 20% at k = 4), so
+H keeps the first of ``distill_tries`` runs that answers its held-in check problems as the
+amplification did (``fidelity``). ``halves`` amplifies too, but its steps form a tree, and a
+model used to chains adds the last operand where the first half's sum belongs.
 
-Every seed shares the one SFT policy (``output_dir/sft``) and draws its own problems and
-distillation runs. ``output_dir/amplify/<settings key>/`` holds::
-
-    settings.json                          the settings the runs below were made with
-    seed-<s>/problems.json                 train and held-out problems
-    seed-<s>/<row>.jsonl                   each held-out problem's answer and steps
-    seed-<s>/iter-<t>/train.jsonl          the train problems' amplified answers
-    seed-<s>/iter-<t>/distill.jsonl        the demonstrations distilled
-    seed-<s>/iter-<t>/sft/                 the distillation run (model/)
-
-each reused when present, so a rerun with more seeds computes only the new ones, and a rerun
-with other settings writes beside the old runs.
+One SFT policy (``output_dir/sft``) serves every seed. ``output_dir/amplify/<settings
+key>/seed-<s>/`` holds the problems, each row's answers and steps (``<row>.jsonl``) and per
+iteration (``iter-<t>/``) the train answers, demonstrations, tries (``sft-<j>/``) and the one
+kept (``chosen.json``); each is reused, so more seeds compute only the new ones.
 """
 
 from __future__ import annotations
@@ -61,12 +48,20 @@ from alignlab.experiments.oversight.base import OversightConfig, publish, set_th
 from alignlab.models.adapters import is_model_dir
 from alignlab.models.backends import HFBackend
 from alignlab.organisms.assistant import sums
-from alignlab.oversight.amplify import Amplified, amplify, distillation_data, strategy
+from alignlab.oversight.amplify import (
+    Amplified,
+    amplify,
+    distillation_data,
+    fidelity,
+    strategy,
+)
 from alignlab.stats import over_seeds
 from alignlab.trainers import SFTConfig, train_sft
 
 RUN_FREE = ("organism", "output_dir", "seeds", "first_seed", "threads", "progress", "report_dir")
 """Settings that change how or where the experiment runs, not what a seed computes."""
+CHECK_EVERY = 5
+"""Every fifth train problem checks the distillation instead of being distilled."""
 REACH_LEVEL = 0.8
 """A model's *reach* is the largest k up to which its accuracy is at least this at every k."""
 
@@ -87,7 +82,8 @@ class AmplifyConfig(OversightConfig):
     """Train problems per k and seed, whose amplified answers are distilled (where the world
     has fewer distinct ones, k = 2, they repeat)."""
     n_heldout: int = 40
-    """Held-out problems per k and seed, never trained on: what every row is measured on."""
+    """Held-out problems per k and seed (at most half of the k's problems: 24 at k = 2),
+    never trained on: what every row is measured on."""
     strategy: str = "prefix"
     """The IDA step: how iteration t decomposes a problem into pieces for the model of
     iteration t - 1 and a recombination by the overseer (a name from
@@ -107,20 +103,25 @@ class AmplifyConfig(OversightConfig):
     organism's chain of steps for n terms takes 6 n - 1)."""
     distill: dict[str, Any] = field(default_factory=_distill_defaults)
     """Settings of each distillation run (any :class:`~alignlab.trainers.SFTConfig` field)."""
+    distill_tries: int = 3
+    """Distillation runs an iteration may try, each with its own seed: the first whose
+    :func:`~alignlab.oversight.amplify.fidelity` reaches ``fidelity`` at every k is kept,
+    else the most faithful (whether a run learns a new k is close to a coin toss)."""
+    fidelity: float = 0.9
+    """Share of the check problems (every fifth train problem, not distilled) that a kept
+    distilled model must answer as the amplification did, at every k."""
 
     def __post_init__(self) -> None:
         super().__post_init__()
         if not self.ks or min(self.ks) < 2 or len(set(self.ks)) < len(self.ks):
             raise ValueError(f"ks: must be distinct numbers of operands >= 2, got {self.ks}")
-        if self.n_train < 1 or self.n_heldout < 1:
-            raise ValueError("n_train and n_heldout: must be at least 1")
-        if self.iterations < 1:
-            raise ValueError(f"iterations: must be at least 1, got {self.iterations}")
-        for name in (self.strategy, self.reference):
-            if name is not None:
-                strategy(name)  # names the unknown one
-        if self.tokens_per_term < 1:
-            raise ValueError(f"tokens_per_term: must be at least 1, got {self.tokens_per_term}")
+        for name in ("n_train", "n_heldout", "iterations", "distill_tries", "tokens_per_term"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name}: must be at least 1, got {getattr(self, name)}")
+        if not 0.0 <= self.fidelity <= 1.0:
+            raise ValueError(f"fidelity: must lie in [0, 1], got {self.fidelity}")
+        for name in filter(None, (self.strategy, self.reference)):
+            strategy(name)  # names the unknown one
 
     @property
     def rows(self) -> list[str]:
@@ -137,8 +138,8 @@ class SeedRun:
 
     rows: dict[str, list[dict]]
     """Each row's answers to the held-out problems (problem, answer, steps, correct)."""
-    distilled: dict[str, float]
-    """Per ``distilled-t`` row, the share of train problems whose answers were distilled."""
+    distilled: dict[str, dict]
+    """Per ``distilled-t`` row, the run kept (its ``chosen.json``)."""
 
 
 def run_dir(config: AmplifyConfig) -> Path:
@@ -168,32 +169,54 @@ def _answered(path: Path, run) -> list[dict]:
     return [row for _, row in iter_raw(path)]
 
 
-def _distil(config: AmplifyConfig, model: str, train: list[dict], out: Path, seed: int) -> str:
-    """``model`` fine-tuned on the amplified train answers, in ``out/sft/model``."""
-    if is_model_dir(out / "sft" / "model"):
-        return str(out / "sft" / "model")
-    demos = distillation_data(
-        [Amplified.from_dict(r) for r in train],
-        sums,
-        show_steps=config.show_steps,
-        checked=config.check_steps,
+def _distil(config: AmplifyConfig, model: str, train: list[dict], out: Path, seed: int, answer):
+    """``model`` fine-tuned on the amplified train answers (every fifth held in to check it,
+    ``answer(model, problems)`` giving a model's answers), tried up to ``distill_tries``
+    times; returns ``out/chosen.json``'s record of the run kept."""
+    chosen = out / "chosen.json"
+    if chosen.exists():
+        return json.loads(chosen.read_text())
+    fit, check = ([r for i, r in enumerate(train) if (i % CHECK_EVERY == 0) == c] for c in (0, 1))
+    demos, targets = (
+        distillation_data(
+            [Amplified.from_dict(r) for r in rows],
+            sums,
+            show_steps=config.show_steps,
+            checked=config.check_steps,
+        )
+        for rows in (fit, check)
     )
     if not demos:
         raise ValueError(f"{out}: amplification answered no train problem, nothing to distil")
     write_records(out / "distill.jsonl", demos)
-    settings = {
-        **config.distill,
-        "model": model,
-        "train_file": str(out / "distill.jsonl"),
-        "output_dir": str(out / "sft"),
-        "seed": seed,
-        "threads": config.threads,
-        "eval_every": 0,
-        "save_every": 0,
-        "progress": config.progress,
-        "resume": (out / "sft" / "metrics.jsonl").exists(),
-    }
-    return str(train_sft(from_dict(SFTConfig, settings, source="amplify distill")))
+    best: dict = {}
+    problems = [tuple(t.meta["problem"]) for t in targets]
+    for j in range(config.distill_tries):
+        run = out / f"sft-{j}"
+        if not is_model_dir(run / "model"):
+            settings = {
+                **config.distill,
+                "model": model,
+                "train_file": str(out / "distill.jsonl"),
+                "output_dir": str(run),
+                "seed": seed + 1000 * j,
+                "threads": config.threads,
+                "eval_every": 0,
+                "save_every": 0,
+                "progress": config.progress,
+                "resume": (run / "metrics.jsonl").exists(),
+            }
+            train_sft(from_dict(SFTConfig, settings, source="amplify distill"))
+        answers = _answered(run / "check.jsonl", lambda m=run / "model": answer(m, problems))
+        faith = fidelity(targets, [Amplified.from_dict(r) for r in answers])
+        worst = min(faith.values(), default=1.0)
+        if not best or worst > best["fidelity"]:
+            best = {"model": str(run / "model"), "fidelity": worst, "per_k": faith}
+        if worst >= config.fidelity:
+            break
+    best.update(tries=j + 1, distilled=len(demos) / len(fit))
+    chosen.write_text(json.dumps(best) + "\n")
+    return best
 
 
 def run_seed(config: AmplifyConfig, policy: str, out: Path, seed: int) -> SeedRun:
@@ -225,14 +248,12 @@ def run_seed(config: AmplifyConfig, policy: str, out: Path, seed: int) -> SeedRu
         )
     model, distilled = policy, {}
     for t in range(1, config.iterations + 1):
-        step = out / f"iter-{t}"
-        step.mkdir(exist_ok=True)
+        (step := out / f"iter-{t}").mkdir(exist_ok=True)
         amplified = ask(model, heldout, config.strategy, overseer=policy)
         rows[f"amplified-{t}"] = _answered(out / f"amplified-{t}.jsonl", amplified)
         on_train = _answered(step / "train.jsonl", ask(model, train, config.strategy, policy))
-        model = _distil(config, model, on_train, step, seed)
-        kept = len((step / "distill.jsonl").read_text().splitlines())
-        distilled[f"distilled-{t}"] = kept / len(train)
+        kept = _distil(config, model, on_train, step, seed, lambda m, p: ask(m, p, "direct")())
+        model, distilled[f"distilled-{t}"] = kept["model"], kept
         rows[f"distilled-{t}"] = _answered(
             out / f"distilled-{t}.jsonl", ask(model, heldout, "direct")
         )
@@ -254,10 +275,10 @@ def questions_asked(runs: list[SeedRun], row: str) -> float:
     return float(np.mean([len(r["steps"]) for s in runs for r in s.rows[row]]))
 
 
-def reach(per_k: dict[int, dict]) -> int | None:
-    """The largest k up to which accuracy is at least :data:`REACH_LEVEL` at every k;
-    ``None`` when it falls short at the smallest."""
-    out = None
+def reach(per_k: dict[int, dict]) -> int:
+    """The largest k up to which accuracy is at least :data:`REACH_LEVEL` at every k; 0 when
+    it falls short at the smallest."""
+    out = 0
     for k in sorted(per_k):
         if per_k[k]["value"] < REACH_LEVEL:
             break
@@ -269,8 +290,8 @@ def _label(config: AmplifyConfig, row: str) -> str:
     if row == "amplified":
         return f"amplified ({config.reference}, SFT policy alone)"
     if row.startswith("amplified-"):
-        t = int(row.removeprefix("amplified-"))
-        model = "SFT policy" if t == 1 else f"distilled-{t - 1}"
+        t = int(row.split("-")[1])
+        model = f"distilled-{t - 1}" if t > 1 else "SFT policy"
         return f"{row} ({config.strategy}: {model} + SFT policy)"
     return row
 
@@ -278,24 +299,30 @@ def _label(config: AmplifyConfig, row: str) -> str:
 def panel(config: AmplifyConfig, runs: list[SeedRun], wall_s: float) -> dict:
     """The amplification panel: accuracy per k of every row, and accuracy against k."""
     ks = config.ks
-    columns = ["method", *(f"k={k}" for k in ks), "all k", "questions per problem"]
-    columns.append("train problems distilled")
+    kept = {"train problems distilled": "distilled", "tries": "tries", "fidelity": "fidelity"}
+    columns = ["method", *(f"k={k}" for k in ks), "all k", "questions per problem", *kept]
     table_rows, series = [], []
     for row in config.rows:
         per_k = {k: accuracy(runs, row, k) for k in ks}
-        shares = [s.distilled[row] for s in runs if row in s.distilled]
+        runs_kept = [s.distilled[row] for s in runs if row in s.distilled]
         table_rows.append(
             {
                 "method": _label(config, row),
                 **{f"k={k}": per_k[k] for k in ks},
                 "all k": accuracy(runs, row),
                 "questions per problem": questions_asked(runs, row),
-                "train problems distilled": float(np.mean(shares)) if shares else None,
+                **{
+                    column: float(np.mean([r[key] for r in runs_kept])) if runs_kept else None
+                    for column, key in kept.items()
+                },
             }
         )
         if not row.startswith("amplified-"):  # the figure: what each model does alone
             series.append({"name": row, "points": [{"x": k, "y": per_k[k]} for k in ks]})
-    seeds, n = len(runs), config.n_heldout
+    held = {k: sums.heldout_count(k, config.n_heldout) for k in ks}
+    fewer = ", ".join(f"{c} at k = {k}" for k, c in held.items() if c < max(held.values()))
+    n = f"{max(held.values())}" + (f" ({fewer})" if fewer else "")
+    seeds = len(runs)
     return {
         "title": "Amplification and distillation: accuracy against the number of operands",
         "finding": finding(config, runs),
@@ -314,7 +341,7 @@ def panel(config: AmplifyConfig, runs: list[SeedRun], wall_s: float) -> dict:
         "table": {"columns": columns, "rows": table_rows},
         "curves": [
             {
-                "title": f"accuracy against k ({n} held-out problems per k x {seeds} seeds)",
+                "title": f"accuracy against k: {n} held-out problems per k x {seeds} seeds",
                 "x": "operands k",
                 "y": "accuracy",
                 "x_log": False,
@@ -324,20 +351,8 @@ def panel(config: AmplifyConfig, runs: list[SeedRun], wall_s: float) -> dict:
     }
 
 
-def _shown_reach(value: int | None) -> str:
-    return "none" if value is None else f"k <= {value}"
-
-
-def _depth(reached: int | None) -> int:
-    return -1 if reached is None else reached
-
-
-def _grew(direct: int | None, distilled: list[int | None]) -> bool:
-    """Whether the distilled reach never shrank from one iteration to the next and ended
-    beyond direct oversight's (and, over several iterations, beyond the first one's)."""
-    depth = [_depth(r) for r in distilled]
-    steady = all(b >= a for a, b in itertools.pairwise(depth))
-    return steady and depth[-1] > max(_depth(direct), depth[0] if len(depth) > 1 else -1)
+def _shown(reached: list[int]) -> str:
+    return ", ".join(f"k <= {r}" if r else "none" for r in reached)
 
 
 def finding(config: AmplifyConfig, runs: list[SeedRun]) -> str:
@@ -351,32 +366,25 @@ def finding(config: AmplifyConfig, runs: list[SeedRun]) -> str:
         f"and {direct[hi]['value']:.0%} of {hi}-operand ones"
     )
     if config.reference:
-        text += (
-            f"; decomposed ({config.reference}) it answers {per_k['amplified'][hi]['value']:.0%}"
-            f" at k = {hi}"
-        )
-    iterations = range(1, config.iterations + 1)
-    amplified = [reach(per_k[f"amplified-{t}"]) for t in iterations]
-    distilled = [reach(per_k[f"distilled-{t}"]) for t in iterations]
+        text += f"; decomposed ({config.reference}), {per_k['amplified'][hi]['value']:.0%}"
+    ts = range(1, config.iterations + 1)
+    amplified = [reach(per_k[f"amplified-{t}"]) for t in ts]
+    distilled = [reach(per_k[f"distilled-{t}"]) for t in ts]
     text += (
         f". Reach (accuracy >= {REACH_LEVEL:.0%} at every k up to it): direct "
-        f"{_shown_reach(reach(direct))}; per iteration, amplified "
-        + ", ".join(map(_shown_reach, amplified))
-        + "; distilled "
-        + ", ".join(map(_shown_reach, distilled))
-        + f"; distilled accuracy at k = {hi}: "
-        + ", ".join(f"{per_k[f'distilled-{t}'][hi]['value']:.0%}" for t in iterations)
+        f"{_shown([reach(direct)])}; per iteration, amplified {_shown(amplified)}; distilled "
+        f"{_shown(distilled)}; distilled accuracy at k = {hi}: "
+        + ", ".join(f"{per_k[f'distilled-{t}'][hi]['value']:.0%}" for t in ts)
         + "."
     )
-    grew = _grew(reach(direct), distilled)
-    kept = all(_depth(d) >= _depth(a) for a, d in zip(amplified, distilled, strict=True))
-    text += (
+    steady = all(b >= a for a, b in itertools.pairwise(distilled))
+    grew = steady and distilled[-1] > max(reach(direct), distilled[0] if len(ts) > 1 else 0)
+    kept = all(d >= a for a, d in zip(amplified, distilled, strict=True))
+    return text + (
         f" IDA's shape {'reproduced' if grew else 'did not reproduce'}: the distilled reach "
-        f"{'grew with the iterations' if grew else 'did not grow with the iterations'}, and "
-        f"distillation {'kept' if kept else 'did not always keep'} the reach of the "
-        "amplification it was trained on."
+        f"{'grew' if grew else 'did not grow'} with the iterations, and distillation "
+        f"{'kept' if kept else 'did not always keep'} the reach of the amplification it copied."
     )
-    return text
 
 
 def run_amplify(config: AmplifyConfig) -> tuple[dict, Path]:

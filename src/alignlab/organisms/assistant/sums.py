@@ -65,24 +65,26 @@ def reachable(k: int) -> list[Problem]:
     return out
 
 
+def heldout_count(k: int, n_heldout: int) -> int:
+    """Held-out problems of ``k`` operands: ``n_heldout``, at most half of the world's (the
+    rest trains: ``k = 2`` has 49 problems in all, so 24 are held out and 25 train)."""
+    return min(n_heldout, len(reachable(k)) // 2)
+
+
 def draw_problems(
     ks: Sequence[int], n_train: int, n_heldout: int, rng: random.Random
 ) -> tuple[list[Problem], list[Problem]]:
-    """Train and held-out problems: per k, ``n_heldout`` distinct held-out problems and
-    ``n_train`` train problems from the rest, so no held-out problem is ever trained on. The
-    train problems are distinct where the world has enough; where it has fewer (``k = 2``
-    has 49 problems in all) they cycle through the rest, so every k weighs the same."""
+    """Train and held-out problems: per k, :func:`heldout_count` distinct held-out problems
+    and ``n_train`` train problems from the rest, so no held-out problem is ever trained on.
+    The train problems are distinct where the world has enough and cycle through the rest
+    where it has fewer, so every k weighs the same."""
     train, heldout = [], []
     for k in ks:
         pool = reachable(k)
-        if len(pool) <= n_heldout:
-            raise ValueError(
-                f"n_heldout: k = {k} has only {len(pool)} problems within reach, "
-                f"so at most {len(pool) - 1} can be held out"
-            )
         rng.shuffle(pool)
-        heldout += pool[:n_heldout]
-        rest = pool[n_heldout:]
+        held = heldout_count(k, n_heldout)
+        heldout += pool[:held]
+        rest = pool[held:]
         train += [rest[i % len(rest)] for i in range(n_train)]
     return train, heldout
 
