@@ -337,6 +337,40 @@ def test_accuracy_pools_seeds_per_k():
     assert questions_asked(per_seed, "direct") == pytest.approx(2.5)
 
 
+def _runs(reaches: dict[str, int], ks=(2, 3, 4), n=10, seeds=2):
+    """Seeds whose every row answers all problems of k <= its reach, and none beyond."""
+    from alignlab.experiments.oversight.amplify import SeedRun
+
+    def rows(reach):
+        return [
+            {"problem": [0] * k, "correct": k <= reach, "steps": [0]} for k in ks for _ in range(n)
+        ]
+
+    return [SeedRun({row: rows(r) for row, r in reaches.items()}, {}) for _ in range(seeds)]
+
+
+def test_the_finding_says_whether_the_distilled_reach_grew():
+    from alignlab.experiments.oversight.amplify import AmplifyConfig, finding, panel
+
+    config = AmplifyConfig(ks=[2, 3, 4], iterations=2)
+    grows = {"direct": 2, "amplified": 4, "amplified-1": 3, "distilled-1": 3}
+    runs = _runs({**grows, "amplified-2": 4, "distilled-2": 4})
+    text = finding(config, runs)
+    assert "answers 100% of 2-operand sums and 0% of 4-operand ones" in text
+    assert "amplified k <= 3, k <= 4; distilled k <= 3, k <= 4" in text
+    assert "IDA's shape reproduced" in text and "accuracy at k = 4 rose" in text
+    stalls = finding(config, _runs({**grows, "amplified-2": 4, "distilled-2": 3}))
+    assert "did not reproduce" in stalls and "did not always keep" in stalls
+    result = panel(config, runs, 1.0)
+    assert [s["name"] for s in result["curves"][0]["series"]] == [
+        "direct",
+        "amplified",
+        "distilled-1",
+        "distilled-2",
+    ]
+    assert result["setting"]["held-out problems per k and seed"] == "40 (24 at k = 2)"
+
+
 @pytest.mark.slow
 def test_run_amplify_end_to_end_and_a_rerun_reuses_every_step(tmp_path, monkeypatch):
     import alignlab.experiments.oversight.amplify as experiment

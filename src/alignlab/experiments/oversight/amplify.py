@@ -20,17 +20,18 @@ can follow (``check_steps``, :func:`~alignlab.oversight.amplify.followable`): el
 made-up working of pieces beyond its reach teaches the next X to stop anywhere. Whether one
 run learns a new k is close to a coin toss (same data, two seeds: 93% and 20% at k = 4), so
 H keeps the first of ``distill_tries`` runs that answers its held-in check problems as the
-amplification did (``fidelity``). ``halves`` amplifies too, but its steps form a tree, and a
-model used to chains adds the last operand where the first half's sum belongs.
+amplification did (``fidelity``). ``halves`` doubles the amplified reach per iteration (k <=
+4, then 6), but its steps form a tree, distilled less faithfully (3 seeds, 2 iterations: 77%
+and 72% at k = 5 and 6, against 97% and 94% amplified).
 
 One SFT policy (``output_dir/sft``) serves every seed. ``output_dir/amplify/<settings
-key>/seed-<s>/`` holds the problems, each row's answers and steps (``<row>.jsonl``) and per
-iteration (``iter-<t>/``) the train answers, demonstrations, tries (``sft-<j>/``) and the one
-kept (``chosen.json``); each is reused, so more seeds compute only the new ones.
+key>/seed-<s>/`` holds every row's answers and each iteration's data, tries and the run kept
+(``iter-<t>/chosen.json``), all reused, so more seeds compute only the new ones.
 """
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import random
@@ -48,13 +49,7 @@ from alignlab.experiments.oversight.base import OversightConfig, publish, set_th
 from alignlab.models.adapters import is_model_dir
 from alignlab.models.backends import HFBackend
 from alignlab.organisms.assistant import sums
-from alignlab.oversight.amplify import (
-    Amplified,
-    amplify,
-    distillation_data,
-    fidelity,
-    strategy,
-)
+from alignlab.oversight.amplify import Amplified, amplify, distillation_data, fidelity, strategy
 from alignlab.stats import over_seeds
 from alignlab.trainers import SFTConfig, train_sft
 
@@ -140,6 +135,8 @@ class SeedRun:
     """Each row's answers to the held-out problems (problem, answer, steps, correct)."""
     distilled: dict[str, dict]
     """Per ``distilled-t`` row, the run kept (its ``chosen.json``)."""
+    seconds: float = 0.0
+    """Wall time spent on the seed, over every run that computed a part of it."""
 
 
 def run_dir(config: AmplifyConfig) -> Path:
@@ -222,13 +219,9 @@ def _distil(config: AmplifyConfig, model: str, train: list[dict], out: Path, see
 def run_seed(config: AmplifyConfig, policy: str, out: Path, seed: int) -> SeedRun:
     """Every row's answers to the seed's held-out problems, and what each iteration distilled."""
     out.mkdir(parents=True, exist_ok=True)
+    started, spent = time.perf_counter(), out / "seconds.txt"
     train, heldout = _problems(config, out, seed)
-    loaded: dict[str, HFBackend] = {}
-
-    def backend(model: str) -> HFBackend:
-        if model not in loaded:
-            loaded[model] = HFBackend.load(model, batch_size=64)
-        return loaded[model]
+    backend = functools.cache(lambda model: HFBackend.load(model, batch_size=64))
 
     def ask(model: str, problems: list, name: str, overseer: str | None = None):
         return lambda: amplify(
@@ -257,7 +250,9 @@ def run_seed(config: AmplifyConfig, policy: str, out: Path, seed: int) -> SeedRu
         rows[f"distilled-{t}"] = _answered(
             out / f"distilled-{t}.jsonl", ask(model, heldout, "direct")
         )
-    return SeedRun(rows, distilled)
+    seconds = time.perf_counter() - started + float(spent.read_text() if spent.exists() else 0)
+    spent.write_text(f"{seconds:.1f}\n")
+    return SeedRun(rows, distilled, seconds)
 
 
 def accuracy(runs: list[SeedRun], row: str, k: int | None = None) -> dict:
@@ -336,6 +331,7 @@ def panel(config: AmplifyConfig, runs: list[SeedRun], wall_s: float) -> dict:
             "distilled": ("steps and answer" if config.show_steps else "answer alone")
             + (", steps the overseer can follow" if config.check_steps else ""),
             "distillation": json.dumps(config.distill, sort_keys=True),
+            "seconds on the seeds, all runs": round(sum(s.seconds for s in runs)),
         },
         "wall_s": wall_s,
         "table": {"columns": columns, "rows": table_rows},
@@ -380,10 +376,13 @@ def finding(config: AmplifyConfig, runs: list[SeedRun]) -> str:
     steady = all(b >= a for a, b in itertools.pairwise(distilled))
     grew = steady and distilled[-1] > max(reach(direct), distilled[0] if len(ts) > 1 else 0)
     kept = all(d >= a for a, d in zip(amplified, distilled, strict=True))
+    first, last = per_k["distilled-1"][hi], per_k[f"distilled-{ts[-1]}"][hi]
+    rose = "rose" if first["hi"] < last["lo"] else "did not clearly rise"
     return text + (
         f" IDA's shape {'reproduced' if grew else 'did not reproduce'}: the distilled reach "
-        f"{'grew' if grew else 'did not grow'} with the iterations, and distillation "
-        f"{'kept' if kept else 'did not always keep'} the reach of the amplification it copied."
+        f"{'grew' if grew else 'did not grow'} with the iterations (accuracy at k = {hi} {rose}"
+        f"), and distillation {'kept' if kept else 'did not always keep'} the reach of the "
+        "amplification it copied."
     )
 
 
