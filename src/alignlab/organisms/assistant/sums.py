@@ -13,9 +13,9 @@ the first, do), and the total is at most ``2 * MAX_OPERAND``. Then asking a chai
 partial sums, or two halves and their sum, never leaves what the overseer was taught.
 Operands may be 0, and for large k most are (45% of the operands of a 6-operand problem).
 
-An answer is read the way the gold utility reads a sum (:func:`~alignlab.organisms.
-assistant.gold.classify`): the value of the last sentence that states one, ``the answer is
-7 .`` or ``3 + 4 = 7 .``; shown steps are the answer's equations.
+An answer is read the way the gold utility reads a sum
+(:func:`~alignlab.organisms.assistant.gold.classify`): the value of the last sentence that
+states one, ``the answer is 7 .`` or ``3 + 4 = 7 .``; shown steps are its equations.
 """
 
 from __future__ import annotations
