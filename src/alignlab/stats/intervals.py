@@ -229,6 +229,8 @@ def over_seeds(
     Items of one seed share its trained models, so they are not independent of each other;
     resampling seeds first carries the seed-to-seed variation into the interval, and with
     one seed it is the ordinary bootstrap. Every seed weighs the same; ``n`` counts items.
+    Rates whose every item is a success (or every one a failure) get the Clopper-Pearson
+    interval of the pooled count instead of the bootstrap's point, so none is ``[0, 0]``.
     """
     arrays = [_as_items(g, f"groups[{i}]") for i, g in enumerate(groups)]
     _check_options(n_resamples, level)
@@ -236,6 +238,9 @@ def over_seeds(
     if not arrays:
         return Estimate(float("nan"), 0, float("nan"), float("nan"), level)
     value = float(np.mean([a.mean() for a in arrays]))
+    pooled = np.concatenate(arrays)
+    if np.all(pooled == pooled[0]) and pooled[0] in (0.0, 1.0):
+        return _counted(pooled, clopper_pearson, level)
     rng = np.random.default_rng(seed)
     if len(arrays) == 1:
         replicates = _bootstrap_means(arrays[0], n_resamples, rng)
