@@ -18,8 +18,11 @@ and labels each step on what came before it:
   yet to the previous result (``r_prev + o = r``);
 - an answer ``the answer is v`` (or ``v .``) is correct when it is the first answer and
   states the result of the sums before it, and those sums used every operand;
-- the last step also has to finish: a solution that stops with operands left ends in a
-  wrong step;
+- a solution that ends in a sum and states no answer is read, as the gold reads it, as
+  answering that sum's result: it gets an *implied* answer step, whose prefix is the
+  response with ``the answer is v .`` added. Without it a solution that stops early (``2 +
+  3 = 5 .``) would be, word for word, the first step of a right one, and a process reward
+  model could not tell them apart;
 - any other sentence (unreadable, another family's reply, an unfinished tail) is a wrong
   step; padding (filler sentences, repeats) is no step, as the gold reads it.
 
@@ -32,22 +35,33 @@ it 1.0. :data:`HELDOUT_OPERANDS` are the harder problems this family's sampler n
 from __future__ import annotations
 
 import itertools
+import random
 from collections import Counter
 from dataclasses import dataclass
 
-from alignlab.organisms.assistant.gold import classify
+from alignlab.organisms.assistant.gold import Judgement, classify, judge_situation
 from alignlab.organisms.assistant.world import FILLERS, MAX_OPERAND, Situation, templates
 
 _FILLERS = frozenset(f.removesuffix(" .") for f in FILLERS)
 
-HELDOUT_OPERANDS: tuple[tuple[int, int, int], ...] = tuple(
+ALL_OPERANDS: tuple[tuple[int, int, int], ...] = tuple(
     (a, b, c)
     for a, b, c in itertools.product(range(MAX_OPERAND + 1), repeat=3)
-    if a + b <= MAX_OPERAND and max(a, b) > MAX_OPERAND // 2
+    if a + b <= MAX_OPERAND
 )
 """Operands ``(a, b, c)`` whose every step is a one-step sum the corpus states (``a + b <=
-6``, ``c <= 6``) but which the family's sampler never draws (it keeps ``a, b <= 3``): 84
-problems on which the organism's base model is right about one time in six."""
+6``, ``c <= 6``): 196 problems."""
+HELDOUT_OPERANDS = tuple(abc for abc in ALL_OPERANDS if max(abc[:2]) > MAX_OPERAND // 2)
+"""Of those, the 84 the family's sampler never draws (it keeps ``a, b <= 3``), on which the
+organism's base model is right about one time in four."""
+WORLD_OPERANDS = tuple(
+    abc for abc in ALL_OPERANDS if min(abc) >= 1 and max(abc[:2]) <= MAX_OPERAND // 2
+)
+"""The 54 operands :func:`~alignlab.organisms.assistant.world.sample_situation` draws for the
+family, the ones the corpus and the demonstrations solve."""
+OPERAND_SETS = {"all": ALL_OPERANDS, "heldout": HELDOUT_OPERANDS, "world": WORLD_OPERANDS}
+RIGHT_ANSWER = ("correct", "flawed_steps", "no_steps")
+"""The gold's categories of a solution whose final answer is right."""
 
 
 @dataclass(frozen=True)
@@ -89,6 +103,32 @@ def problem(a: int, b: int, c: int, split: str = "train", template: int = 0) -> 
     return Situation("multistep", {"a": a, "b": b, "c": c}, split, template)
 
 
+def split_problems(
+    train_operands: str, test_operands: str, seed: int, n_train: int, n_test: int
+) -> tuple[list[Situation], list[Situation]]:
+    """``n_test`` problems from :data:`OPERAND_SETS` ``[test_operands]`` and ``n_train`` others
+    from ``[train_operands]`` (never a test problem), drawn by ``seed``, each with a random
+    train template; the test problems depend on ``seed`` and ``n_test`` alone."""
+    for field, name in (("train_operands", train_operands), ("test_operands", test_operands)):
+        if name not in OPERAND_SETS:
+            raise ValueError(f"{field}: expected one of {sorted(OPERAND_SETS)}, got {name!r}")
+    tests = OPERAND_SETS[test_operands]
+    if n_test > len(tests):
+        raise ValueError(f"n_test: {n_test} problems asked, {test_operands} has {len(tests)}")
+    rng = random.Random(seed)
+    count = len(templates("multistep", "train"))
+    test = [problem(*abc, "train", rng.randrange(count)) for abc in rng.sample(tests, n_test)]
+    asked = {tuple(s.params.values()) for s in test}
+    pool = [abc for abc in OPERAND_SETS[train_operands] if abc not in asked]
+    if n_train > len(pool):
+        raise ValueError(
+            f"n_train: {n_train} problems asked, {train_operands} has {len(pool)} besides "
+            "the test problems"
+        )
+    train = [problem(*abc, "train", rng.randrange(count)) for abc in rng.sample(pool, n_train)]
+    return train, test
+
+
 def _sentences(response: str) -> list[tuple[str, int]]:
     """Sentences without their `` .``, each with the number of words through its end; an
     unfinished tail is a sentence too (it does not end in ``.``)."""
@@ -119,8 +159,6 @@ class _Chain:
         return True
 
     def sum(self, terms: tuple[int, ...], value: int) -> tuple[bool, str]:
-        if self.answered:
-            return False, "a sum after the answer"
         if self.result is None:
             builds = len(terms) == 2 and self._take(terms)
             reason, done = "does not start from two of the operands", "adds two operands"
@@ -153,7 +191,7 @@ def solution(situation: Situation, response: str) -> Solution:
     p = situation.params
     chain = _Chain((p["a"], p["b"], p["c"]))
     words = response.split()
-    steps, seen, answers, results = [], set(), [], []
+    steps, seen, answers, results, kind = [], set(), [], [], None
     for sentence, end in _sentences(response):
         if sentence in _FILLERS or sentence in seen:
             continue  # padding: the gold's reading, not a step
@@ -170,8 +208,32 @@ def solution(situation: Situation, response: str) -> Solution:
         steps.append(Step(sentence, " ".join(words[:end]), ok, reason))
     if not steps:
         steps.append(Step(" ".join(words), " ".join(words), False, "no step"))
-    elif steps[-1].correct and chain.left:
-        last = steps[-1]
-        steps[-1] = Step(last.text, last.prefix, False, "stops before every operand is added")
+    elif kind == "eq" and not answers:
+        ok, reason = chain.answer(results[-1])
+        text = f"the answer is {results[-1]}"
+        steps.append(Step(text, f"{' '.join(words)} {text} .", ok, f"implied: {reason}"))
     final = answers[0] if answers else (results[-1] if results else None)
     return Solution(tuple(steps), final)
+
+
+@dataclass(frozen=True)
+class Graded:
+    """A solution read as steps, with the outcome gold's judgement of the whole."""
+
+    solution: Solution
+    judgement: Judgement
+
+    @property
+    def right_answer(self) -> bool:
+        """The final answer is right (the gold reads it: malformed text has none)."""
+        return self.judgement.category in RIGHT_ANSWER
+
+    @property
+    def fully_correct(self) -> bool:
+        """Right steps and right answer (the gold's ``correct``, padded or not)."""
+        return self.judgement.category == "correct"
+
+
+def grade(situation: Situation, response: str) -> Graded:
+    """``response`` read as labelled steps (:func:`solution`) and judged by the gold."""
+    return Graded(solution(situation, response), judge_situation(situation, response))
