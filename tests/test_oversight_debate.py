@@ -261,7 +261,9 @@ def test_alignlab_oversight_debate_runs_on_passages_with_local_and_endpoint_mode
         r["accuracy"]["n"] == (3 if i == 0 else 6) for i, r in enumerate(panel["table"]["rows"])
     )
     verdict = json.loads(
-        (tmp_path / "run" / "seed-0" / "debate-n1.jsonl").read_text().splitlines()[0]
+        next((tmp_path / "run" / "debate").glob("*/seed-0/debate-n1.jsonl"))
+        .read_text()
+        .splitlines()[0]
     )
     assert "Here is a short answer" in verdict["transcript"][0][1]
 

@@ -67,10 +67,6 @@ def _experiment(name: str, config: Path | None, set_: list[str], seeds, out) -> 
     except (FileNotFoundError, NotADirectoryError, ValueError, KeyError) as e:
         raise fail(str(e), 1) from None
     print_panel(panel)
-    if settings.report_dir is not None:
-        from alignlab.experiments.oversight.base import publish
-
-        report = publish(settings.report_dir, name, panel)
     err.print(f"[green]report:[/] {report}")
     typer.echo(str(report))
 

@@ -42,10 +42,10 @@ from typing import Any
 
 import numpy as np
 
-from alignlab.config import fingerprint, from_dict, to_dict
+from alignlab.config import from_dict
 from alignlab.data.io import iter_raw, write_records
 from alignlab.experiments.organism import ready_organism, sft_policy
-from alignlab.experiments.oversight.base import OversightConfig, publish, set_threads
+from alignlab.experiments.oversight.base import OversightConfig, publish, run_dir, set_threads
 from alignlab.models.adapters import is_model_dir
 from alignlab.models.backends import HFBackend
 from alignlab.organisms.assistant import sums
@@ -53,8 +53,6 @@ from alignlab.oversight.amplify import Amplified, amplify, distillation_data, fi
 from alignlab.stats import over_seeds
 from alignlab.trainers import SFTConfig, train_sft
 
-RUN_FREE = ("organism", "output_dir", "seeds", "first_seed", "threads", "progress", "report_dir")
-"""Settings that change how or where the experiment runs, not what a seed computes."""
 CHECK_EVERY = 5
 """Every fifth train problem checks the distillation instead of being distilled."""
 REACH_LEVEL = 0.8
@@ -137,15 +135,6 @@ class SeedRun:
     """Per ``distilled-t`` row, the run kept (its ``chosen.json``)."""
     seconds: float = 0.0
     """Wall time spent on the seed, over every run that computed a part of it."""
-
-
-def run_dir(config: AmplifyConfig) -> Path:
-    """Where runs made with ``config``'s settings live (see the module docstring)."""
-    settings = {k: v for k, v in to_dict(config).items() if k not in RUN_FREE}
-    out = Path(config.output_dir) / "amplify" / fingerprint(settings)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "settings.json").write_text(json.dumps(settings, indent=2) + "\n", encoding="utf-8")
-    return out
 
 
 def _problems(config: AmplifyConfig, out: Path, seed: int) -> tuple[list, list]:
@@ -392,7 +381,7 @@ def run_amplify(config: AmplifyConfig) -> tuple[dict, Path]:
     set_threads(config.threads)
     organism, _ = ready_organism(config.organism)
     policy = sft_policy(organism, Path(config.output_dir) / "sft", config.threads)
-    root = run_dir(config)
+    root = run_dir(config, "amplify")
     runs = [run_seed(config, policy, root / f"seed-{s}", s) for s in config.seed_list]
     result = panel(config, runs, time.perf_counter() - started)
-    return result, publish(config.output_dir, "amplify", result)
+    return result, publish(config, "amplify", result)

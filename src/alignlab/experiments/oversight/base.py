@@ -1,8 +1,11 @@
 """What the oversight lab's experiments share: their options, seeds, and how a finished
 experiment publishes its panel into ``results.json``.
 
-An experiment writes under its ``output_dir``; every step whose output exists is reused,
-so a rerun computes only what is new (another seed, a larger n). Its panel (the schema of
+An experiment writes its runs under ``output_dir/<protocol>/<key>/`` (:func:`run_dir`), the
+key a fingerprint of the settings that shape what a seed computes, so every protocol can
+share one ``output_dir`` and a rerun with other settings never reads runs made under
+different ones; every step whose output exists is reused, so a rerun computes only what
+is new (another seed). Its panel (the schema of
 :mod:`alignlab.report.panels`) joins the ``oversight`` section of
 ``output_dir/results.json``, next to the other protocols' panels and any other section
 already there, and ``report.html`` is rendered again.
@@ -10,10 +13,15 @@ already there, and ``report.html`` is rendered again.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from alignlab.config import fingerprint, to_dict
 from alignlab.report import RESULTS_FILE, read_results, write_report
+
+RUN_FREE = ("organism", "output_dir", "seeds", "first_seed", "threads", "progress", "report_dir")
+"""Settings that change how or where an experiment runs, not what a seed computes."""
 
 
 @dataclass
@@ -34,8 +42,8 @@ class OversightConfig:
     progress: bool = True
     """Show progress bars."""
     report_dir: str | None = None
-    """Another report to add the panel to (``alignlab oversight ... --set
-    report_dir=alignlab-demo`` puts it in the demo's); unset: only ``output_dir``'s."""
+    """Another report to add the panel to (``report_dir = "alignlab-demo"`` puts it in the
+    demo's); unset: only ``output_dir``'s."""
 
     def __post_init__(self) -> None:
         if self.seeds < 1:
@@ -56,10 +64,30 @@ def set_threads(threads: int) -> None:
         torch.set_num_threads(threads)
 
 
-def publish(output_dir: str | Path, protocol: str, panel: dict) -> Path:
-    """Put ``panel`` under ``oversight.<protocol>`` of ``output_dir/results.json``, keeping
-    every other panel and section, and render the report; returns the page's path."""
-    directory = Path(output_dir)
+def run_dir(config: OversightConfig, protocol: str) -> Path:
+    """Where ``protocol``'s runs made with ``config``'s settings live (module docstring);
+    the settings are written there as ``settings.json``."""
+    settings = {k: v for k, v in to_dict(config).items() if k not in RUN_FREE}
+    out = Path(config.output_dir) / protocol / fingerprint(settings)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "settings.json").write_text(json.dumps(settings, indent=2) + "\n", encoding="utf-8")
+    return out
+
+
+def publish(target: OversightConfig | str | Path, protocol: str, panel: dict) -> Path:
+    """Put ``panel`` under ``oversight.<protocol>`` of the ``results.json`` in ``target``'s
+    ``output_dir`` (and ``report_dir``, when set; or in the directory ``target``), keeping
+    every other panel and section, and render the report; returns the last page written."""
+    if not isinstance(target, OversightConfig):
+        return _publish(target, protocol, panel)
+    page = _publish(target.output_dir, protocol, panel)
+    if target.report_dir is not None:
+        page = _publish(target.report_dir, protocol, panel)
+    return page
+
+
+def _publish(directory: str | Path, protocol: str, panel: dict) -> Path:
+    directory = Path(directory)
     results: dict = {"title": "alignlab: scalable oversight"}
     if (directory / RESULTS_FILE).exists():
         results = read_results(directory)  # a broken file is reported, not overwritten

@@ -7,12 +7,13 @@ Per seed, the organism's base model is fine-tuned on the hidden-context demonstr
 both the advisors (reading the story) and the judge (reading only the quotes), weak because
 it lacks the story and because it matches names rather than places. Then every protocol
 runs on fresh stories, each advisor's turn best-of-n on the judge's preference for n in
-``best_of``. ``output_dir`` holds::
+``best_of``. The runs, under ``output_dir/debate/<key>/`` (:func:`~.base.run_dir`)::
 
     seed-<s>/demos.jsonl, seed-<s>/sft/       the demonstrations and the fine-tuning run
+    seed-<s>/reader.jsonl                     the judge reading the whole story
     seed-<s>/<protocol>-n<k>.jsonl            every transcript and the judge's verdict
 
-each reused when present, and the panel joins ``results.json``.
+are each reused when present, and the panel joins ``output_dir/results.json``.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from typing import Any
 from alignlab.config import from_dict
 from alignlab.data.io import write_records
 from alignlab.experiments.organism import ready_organism
-from alignlab.experiments.oversight.base import OversightConfig, publish, set_threads
+from alignlab.experiments.oversight.base import OversightConfig, publish, run_dir, set_threads
 from alignlab.experiments.oversight.debate_panel import condition_key, conditions, debate_panel
 from alignlab.feedback.backend import ModelSpec, open_backend, output_cache
 from alignlab.models.adapters import is_model_dir
@@ -55,8 +56,6 @@ def _sft_defaults() -> dict[str, Any]:
 class DebateConfig(OversightConfig):
     """Debate, consultancy and the naive judge on hidden-context stories."""
 
-    output_dir: str = "runs/oversight/debate"
-    """Where the experiment writes its runs, results.json and report.html."""
     n_demos: int = 4000
     """Reading and quoting demonstrations the advisor-judge model is fine-tuned on, per seed."""
     n_questions: int = 200
@@ -171,7 +170,7 @@ def _run_conditions(config, out: Path, task, items, judge, advisors, seed: int) 
 def run_seed(config: DebateConfig, organism: Path, seed: int) -> dict[str, list[dict]]:
     """Every condition's verdicts for one seed, keyed ``protocol-n<k>`` (and ``reader``:
     the judge reading the whole story)."""
-    out = Path(config.output_dir) / f"seed-{seed}"
+    out = run_dir(config, "debate") / f"seed-{seed}"
     out.mkdir(parents=True, exist_ok=True)
     model = _model(config, organism, out, seed)
     backend = HFBackend.load(model, batch_size=64)
@@ -200,8 +199,7 @@ def run_seed(config: DebateConfig, organism: Path, seed: int) -> dict[str, list[
 def run_models(config: DebateConfig) -> list[dict]:
     """Every seed's verdicts on the passage file's questions, with the configured models."""
     items = read_passages(config.passages)
-    out = Path(config.output_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = run_dir(config, "debate")
     specs = [config.judge, config.advisor, config.opponent or config.advisor]
     cache = output_cache(str(out / "responses"), True, *specs)
     judge, advisor = open_backend(specs[0], cache), open_backend(specs[1], cache)
@@ -250,4 +248,4 @@ def run_debate(config: DebateConfig) -> tuple[dict, Path]:
             splits={"misleading": ("misleading stories", "plain stories")},
             reader="judge reading the whole story",
         )
-    return result, publish(config.output_dir, "debate", result)
+    return result, publish(config, "debate", result)
