@@ -171,10 +171,6 @@ def _flat(problems: list, samples: list[list[str]]) -> tuple[list, list[str], li
     return prompts, responses, graded
 
 
-def _prefixes(graded) -> list[list[str]]:
-    return [[step.prefix for step in g.solution.steps] for g in graded]
-
-
 def _seed(config: ProcessConfig, policy: _Policy, base: str, out: Path, seed: int) -> dict:
     """One seed: its samples, both reward models, and each problem's best-of-N values."""
     train, test = split_problems(
@@ -186,7 +182,8 @@ def _seed(config: ProcessConfig, policy: _Policy, base: str, out: Path, seed: in
     prompts, responses, graded = _flat(train, train_texts)
     orm_records = outcome_records(prompts, responses, [g.right_answer for g in graded])
     steps = [[step.correct for step in g.solution.steps] for g in graded]
-    prm_records = process_records(prompts, _prefixes(graded), steps)
+    prefixes = [[step.prefix for step in g.solution.steps] for g in graded]
+    prm_records = process_records(prompts, prefixes, steps)
     settings = {f: getattr(config, f) for f in TRAINED_BY}
     settings |= {"seed": seed, "threads": config.threads, "progress": config.progress}
     orm_dir = fit_reward_model(orm_records, base, out / "orm", **settings)
@@ -195,7 +192,8 @@ def _seed(config: ProcessConfig, policy: _Policy, base: str, out: Path, seed: in
 
     def scores() -> dict:
         prompts, responses, graded = _flat(test, test_texts)
-        prm, step_probs = process_scores(prm_dir, prompts, _prefixes(graded))
+        prefixes = [[step.prefix for step in g.solution.steps] for g in graded]
+        prm, step_probs = process_scores(prm_dir, prompts, prefixes)
         return {
             "orm": outcome_scores(orm_dir, prompts, responses).tolist(),
             "prm": prm.tolist(),
@@ -254,30 +252,43 @@ def _gap(results: list[dict], a: str, b: str, n: int) -> dict:
     return over_seeds([x - y for x, y in pairs]).to_dict()
 
 
-def _held(gap: dict) -> str:
-    if gap["lo"] > 0:
-        return "held"
-    return "was reversed" if gap["hi"] < 0 else "was within the noise"
+def _ci(e: dict, sign: str = "") -> str:
+    """An estimate as ``value [lo, hi]`` (percent, or signed fractions with ``sign="+"``)."""
+    form = "+.3f" if sign else ".1%"
+    return f"{e['value']:{form}} [{e['lo']:{form}}, {e['hi']:{form}}]"
+
+
+def _held(gaps: dict[int, dict]) -> str:
+    """At which N a gap's interval lies above zero, below it, or around it."""
+    above = [n for n, g in gaps.items() if g["lo"] > 0]
+    below = [n for n, g in gaps.items() if g["hi"] < 0]
+    held = f"held at N={', '.join(map(str, above))}" if above else "held at no N"
+    return held + (f" and was reversed at N={', '.join(map(str, below))}" if below else "")
 
 
 def _finding(results: list[dict], gaps: dict, ns: list[int]) -> str:
-    """What the run measured, in a sentence made of its numbers."""
-    top, low = max(ns), min(ns)
-    acc = {s: _estimate(results, s, top, "accuracy")["value"] for s in SELECTORS}
-    wrong = {s: _estimate(results, s, top, "wrong_steps")["value"] for s in SELECTORS}
-    prm_orm, orm_maj = gaps["PRM - ORM"], gaps["ORM - majority"]
-    grows = prm_orm[top]["value"] > prm_orm[low]["value"] + 0.01
+    """What the run measured, in sentences made of its numbers."""
+    top = max(ns)
+    at = {s: {n: _estimate(results, s, n, "accuracy") for n in ns} for s in SELECTORS}
+    peak = {s: max(ns, key=lambda n: at[s][n]["value"]) for s in ("prm", "orm")}
+    wrong = {s: _estimate(results, s, top, "wrong_steps") for s in ("orm", "prm", "majority")}
+    prm_orm, orm_majority = gaps["PRM - ORM"], gaps["ORM - majority"]
+    widest = max(ns, key=lambda n: prm_orm[n]["value"])
+    fall = all(at[s][top]["value"] < at[s][peak[s]]["value"] - 0.01 for s in peak)
+    after = " and both fall after it while the oracle rises: a larger N finds more of the "
+    after = after + "reward models' errors" if fall else ""
     return (
-        f"At N={top} the PRM's pick has the right final answer {acc['prm']:.1%} of the time, "
-        f"the ORM's {acc['orm']:.1%} and majority voting's {acc['majority']:.1%} (oracle "
-        f"{acc['oracle']:.1%}; Lightman et al. 2023: 78.2 / 72.4 / 69.6%). PRM > ORM "
-        f"{_held(prm_orm[top])} ({prm_orm[top]['value']:+.3f} [{prm_orm[top]['lo']:+.3f}, "
-        f"{prm_orm[top]['hi']:+.3f}]) and ORM > majority {_held(orm_maj[top])} "
-        f"({orm_maj[top]['value']:+.3f} [{orm_maj[top]['lo']:+.3f}, {orm_maj[top]['hi']:+.3f}]); "
-        f"the PRM - ORM gap {'grows' if grows else 'does not grow'} with N (from "
-        f"{prm_orm[low]['value']:+.3f} at N={low}). A right answer reached by wrong steps is "
-        f"the pick {wrong['orm']:.1%} of the time for the ORM, {wrong['prm']:.1%} for the PRM "
-        f"and {wrong['majority']:.1%} for majority voting."
+        f"At N={top} the PRM's pick has the right final answer {_ci(at['prm'][top])} of the "
+        f"time, the ORM's {_ci(at['orm'][top])} and majority voting's "
+        f"{_ci(at['majority'][top])} (oracle {at['oracle'][top]['value']:.1%}; Lightman et al. "
+        f"2023, best-of-1860 on MATH: 78.2 / 72.4 / 69.6%). PRM > ORM {_held(prm_orm)} "
+        f"(at N={top} {_ci(prm_orm[top], '+')}, widest {prm_orm[widest]['value']:+.3f} at "
+        f"N={widest}); ORM > majority {_held(orm_majority)} (at N={top} "
+        f"{_ci(orm_majority[top], '+')}). The PRM peaks at N={peak['prm']} "
+        f"({at['prm'][peak['prm']]['value']:.1%}) and the ORM at N={peak['orm']} "
+        f"({at['orm'][peak['orm']]['value']:.1%}){after}. A right answer reached "
+        f"by wrong steps is the pick at N={top} {_ci(wrong['orm'])} of the time for the ORM, "
+        f"{_ci(wrong['prm'])} for the PRM and {_ci(wrong['majority'])} for majority voting."
     )
 
 
@@ -326,21 +337,16 @@ def _panel(config: ProcessConfig, results: list[dict], wall_s: float) -> dict:
     per_seed = lambda key: ", ".join("-" if r[key] is None else f"{r[key]:.3f}" for r in results)  # noqa: E731
     setting = {
         "policy": config.policy,
-        "problems": (
-            f"per seed {config.test_problems} test ({config.test_operands} operands) and "
-            f"{config.train_problems} train ({config.train_operands}, none a test problem)"
-        ),
+        "problems": f"per seed {config.test_problems} test ({config.test_operands} operands), "
+        f"{config.train_problems} train ({config.train_operands}, none a test problem)",
         "n": n,
         "seeds": seeds,
-        "N max": config.n_max,
-        "temperature": config.temperature,
+        "sampling": f"N max {config.n_max}, temperature {config.temperature}",
         "test samples": ", ".join(f"{c} {k / total:.1%}" for c, k in mix.most_common()),
-        "reward models": (
-            f"from the base, on {config.train_problems * config.train_samples} solutions a "
-            f"seed: ORM {results[0]['orm_records']} records, PRM {results[0]['prm_records']} "
-            f"step records (seed {config.first_seed}); lr {config.lr}, {config.epochs} epochs, "
-            f"batch {config.batch_size}"
-        ),
+        "reward models": f"from the base, on {config.train_problems * config.train_samples} "
+        f"solutions a seed (ORM {results[0]['orm_records']} records, PRM "
+        f"{results[0]['prm_records']} step records at seed {config.first_seed}); lr {config.lr}, "
+        f"{config.epochs} epochs, batch {config.batch_size}",
         "ORM AUC, right answer (per seed)": per_seed("orm_auc"),
         "PRM AUC, right step (per seed)": per_seed("prm_step_auc"),
         "steps all right = gold correct (per seed)": per_seed("steps_agree_with_gold"),
@@ -380,7 +386,7 @@ def run_process(config: ProcessConfig) -> tuple[dict, Path]:
         ):
             running = [pool.submit(_seed_job, quiet, *job[1:]) for job in jobs]
             results = []
-            for future in running:
+            for future in running:  # in seed order
                 results.append(future.result())
                 advance()
     panel = _panel(config, results, time.perf_counter() - start)
