@@ -390,7 +390,7 @@ def run_process(config: ProcessConfig) -> tuple[dict, Path]:
                 results.append(future.result())
                 advance()
     panel = _panel(config, results, time.perf_counter() - start)
-    return panel, publish(config.output_dir, "process", panel)
+    return panel, publish(config, "process", panel)
 
 
 def _seed_job(config: ProcessConfig, model: str, base: str, out: Path, seed: int) -> dict:
