@@ -67,7 +67,9 @@ class ProcessConfig(OversightConfig):
 
     policy: str = "base"
     """The policy that samples solutions: ``base`` (the organism's base model), ``sft`` (its
-    SFT policy, right 95% of the time, so every selector saturates) or a model directory."""
+    SFT policy, trained first: its final answer is right 95% of the time on the sampler's
+    problems, where every selector saturates, and 41% on the held-out operands) or a model
+    directory."""
     test_operands: str = "heldout"
     """The test problems' operands (``alignlab.organisms.assistant.steps.OPERAND_SETS``):
     ``heldout`` (84 problems the family's sampler never draws, where the base model is right
