@@ -50,13 +50,11 @@ from alignlab.progress import progress_bar
 from alignlab.stats import over_seeds
 
 SELECTORS = ("prm", "orm", "majority", "oracle")
-METRICS = {
+METRICS = {  # what a pick is worth, per sample
     "accuracy": "final answer right",
     "fully_correct": "fully correct (right steps and answer)",
     "wrong_steps": "right answer reached by wrong steps",
 }
-
-
 _COUNTS = ("train_problems", "test_problems", "train_samples", "n_max", "epochs",
            "max_new_tokens", "batch_size", "subsets", "generation_batch", "workers")  # fmt: skip
 
@@ -67,9 +65,8 @@ class ProcessConfig(OversightConfig):
 
     policy: str = "base"
     """The policy that samples solutions: ``base`` (the organism's base model), ``sft`` (its
-    SFT policy, trained first: its final answer is right 95% of the time on the sampler's
-    problems, where every selector saturates, and 41% on the held-out operands) or a model
-    directory."""
+    SFT policy, trained first; right 95% of the time on ``world`` problems, 41% on ``heldout``)
+    or a model directory."""
     test_operands: str = "heldout"
     """The test problems' operands (``alignlab.organisms.assistant.steps.OPERAND_SETS``):
     ``heldout`` (84 problems the family's sampler never draws, where the base model is right
