@@ -8,14 +8,15 @@ every candidate a score, and the pick is the first candidate with the highest sc
   voting, Wang et al. 2023 self-consistency; Lightman's baseline);
 - ``orm``: an outcome reward model's ``p(final answer right | problem, solution)``;
 - ``prm``: a process reward model's probability that every step is right, the product
-  ``prod_i p(step i right | problem, steps 1..i)`` (Lightman et al. 2023, section 2.6);
+  ``prod_i p(step i right | problem, steps 1..i)`` (Lightman et al. 2023);
 - ``oracle``: the gold score, the bound a perfect verifier reaches.
 
 Both reward models are :func:`~alignlab.trainers.classifier.train_classifier` on labelled
 records: the outcome model on ``(problem, solution, final answer right)``
 (:func:`outcome_records`), the process model on ``(problem, solution through step i, step
-i right)`` (:func:`process_records`). Everything here takes texts and numbers, so any
-backend's samples and any classifier directory serve.
+i right)`` (:func:`process_records`), each with :func:`fit_reward_model`. Solutions come from
+any :class:`~alignlab.models.backends.Backend` (:func:`sample_solutions`); everything else
+takes texts and numbers, so any backend's samples and any classifier directory serve.
 
 **Best-of-N over subsets.** From ``N_max`` samples per problem, best-of-N for every
 ``N <= N_max`` is estimated as the average, over the N-subsets of the samples, of what the
