@@ -18,23 +18,22 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 
 import numpy as np
 import torch
+from accelerate import PartialState
 
 from alignlab.data.io import read_records
 from alignlab.data.records import Labelled, Text
-from alignlab.models.loading import load_tokenizer, wrap_lora
+from alignlab.models.loading import load_tokenizer
 from alignlab.models.reward import RewardModel
 from alignlab.models.sequences import collate, encode_pairs
 from alignlab.objectives import confidence_loss
 from alignlab.stats import rate
 from alignlab.trainers.config import TrainConfig
-from alignlab.trainers.loop import TrainingTask, run_loop
-from alignlab.trainers.processes import make_accelerator
-from alignlab.trainers.rundir import merged, prepare_run_dir, save_model_dir
+from alignlab.trainers.reward import fit_scalar_head
+from alignlab.trainers.rundir import prepare_run_dir
 
 
 @dataclass
@@ -125,37 +124,23 @@ def train_classifier(config: ClassifierConfig) -> Path:
         [r.response for r in records],
         max_length=config.max_length,
     )
-    accelerator = make_accelerator(config)
-    model = RewardModel.from_causal_lm(
-        config.model,
-        dtype=config.dtype,
-        device=accelerator.device,
-        trust_remote_code=config.trust_remote_code,
-        seed=config.seed,
-    )
-    if config.lora is not None:
-        model.model = wrap_lora(model.model, config.lora, task_type="SEQ_CLS")
-    model.train()
-    task = TrainingTask(
-        name="classifier",
-        model=model,
-        examples=[_Example(p, r.label) for p, r in zip(pairs, records, strict=True)],
-        collate=partial(_collate, pad_id=tokenizer.pad_token_id),
-        loss=_step(config.aux_weight),
-        evaluate=evaluate,
-    )
-    trained = run_loop(config, task, run_dir, accelerator)
     model_dir = run_dir / "model"
-    if accelerator.is_main_process:
-        trained.model = merged(trained.model)
-        save_model_dir(trained.save, model_dir)
-        if evaluate is not None:
-            summary = {
-                "eval_file": config.eval_file,
-                "accuracy": rate(evaluate.hits(trained)).to_dict(),
-            }
-            (run_dir / "eval.json").write_text(json.dumps(summary, indent=2) + "\n")
-    accelerator.wait_for_everyone()
+    trained = fit_scalar_head(
+        config,
+        "classifier",
+        [_Example(p, r.label) for p, r in zip(pairs, records, strict=True)],
+        _collate,
+        _step(config.aux_weight),
+        evaluate,
+        run_dir,
+        model_dir,
+    )
+    if evaluate is not None and PartialState().is_main_process:
+        summary = {
+            "eval_file": config.eval_file,
+            "accuracy": rate(evaluate.hits(trained)).to_dict(),
+        }
+        (run_dir / "eval.json").write_text(json.dumps(summary, indent=2) + "\n")
     return model_dir
 
 

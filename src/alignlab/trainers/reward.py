@@ -106,13 +106,20 @@ def _bt_step(label_smoothing: float):
     return step
 
 
-def _train_member(
-    config: RewardConfig,
-    examples: list,
-    evaluate: HeldOutAccuracy | None,
+def fit_scalar_head(
+    config: TrainConfig,
+    name: str,
+    examples,
+    collate,
+    loss,
+    evaluate,
     run_dir: Path,
     model_dir: Path,
-) -> None:
+) -> RewardModel:
+    """A :class:`RewardModel` started from ``config.model`` (a fresh scalar head; LoRA when
+    ``config.lora`` is set), trained by the shared loop on ``examples`` batched by
+    ``collate(examples, pad_id)`` with ``loss``, and saved merged into ``model_dir`` by the
+    main process; returns the trained model."""
     accelerator = make_accelerator(config)
     reward_model = RewardModel.from_causal_lm(
         config.model,
@@ -126,19 +133,39 @@ def _train_member(
     reward_model.train()
     pad_id = reward_model.tokenizer.pad_token_id
     task = TrainingTask(
-        name=f"reward {run_dir.name}" if run_dir.name.startswith("member_") else "reward",
+        name=name,
         model=reward_model,
         examples=examples,
-        collate=lambda batch: collate_comparisons(batch, pad_id),
-        loss=_bt_step(config.label_smoothing),
+        collate=lambda batch: collate(batch, pad_id),
+        loss=loss,
         evaluate=evaluate,
     )
     trained = run_loop(config, task, run_dir, accelerator)
     if accelerator.is_main_process:
-        # Reward models are saved merged whatever merge_lora says (RewardModel.save).
+        # Saved merged whatever merge_lora says (RewardModel.save).
         trained.model = merged(trained.model)
         save_model_dir(trained.save, model_dir)
     accelerator.wait_for_everyone()
+    return trained
+
+
+def _train_member(
+    config: RewardConfig,
+    examples: list,
+    evaluate: HeldOutAccuracy | None,
+    run_dir: Path,
+    model_dir: Path,
+) -> None:
+    fit_scalar_head(
+        config,
+        f"reward {run_dir.name}" if run_dir.name.startswith("member_") else "reward",
+        examples,
+        collate_comparisons,
+        _bt_step(config.label_smoothing),
+        evaluate,
+        run_dir,
+        model_dir,
+    )
 
 
 def _train_ensemble(config: RewardConfig, examples, evaluate, run_dir: Path, model_dir: Path):
