@@ -14,12 +14,13 @@ answers ``A`` or ``B``. :class:`PassageTask` is the protocols'
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from alignlab.data.io import iter_raw
+from alignlab.data.jsonlines import BadLine
 from alignlab.oversight.debate import Turn
 
 QUOTE = re.compile(r"<quote>(.*?)</quote>", re.DOTALL)
@@ -38,18 +39,14 @@ class Passage:
 
 
 def read_passages(path: str | Path) -> list[Passage]:
-    """The questions of a passage file; a bad line raises ``ValueError`` naming file, line
-    and field."""
-    path = Path(path)
+    """The questions of a passage file (JSONL, Parquet or a datasets directory, read as
+    :func:`~alignlab.data.io.iter_raw` reads records); a bad line raises ``ValueError``
+    naming file, line and field."""
     items = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
+    for number, row in iter_raw(path):
         where = f"{path}:{number}"
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise ValueError(f"{where}: bad JSON: {e.msg}") from None
+        if isinstance(row, BadLine):
+            raise ValueError(f"{where}: {row.field}: {row.message}")
         if not isinstance(row, dict):
             raise ValueError(f"{where}: expected an object")
         for name in ("passage", "question"):
