@@ -9,6 +9,7 @@ from html import escape
 
 from alignlab.data.records import text_of
 from alignlab.report import plots
+from alignlab.report.cells import cell, estimate_cell
 from alignlab.report.panels import panels_html
 from alignlab.report.reading import given, reading
 
@@ -46,18 +47,6 @@ th{background:#f4f4f4}td.num{text-align:right}
 """
 
 
-def _estimate(e, percent: bool = False) -> str:
-    if not e or e.get("value") is None:
-        return "–"
-    scale, fmt = (100, "{:.1f}%") if percent else (1, "{:.3f}")
-    text = fmt.format(scale * e["value"])
-    if e.get("lo") is not None and e.get("hi") is not None and e["lo"] != e["hi"]:
-        lo, hi = (fmt.format(scale * e["lo"]), fmt.format(scale * e["hi"]))
-        n = escape(str(e.get("n", "?")))
-        text += f'<br><span class="ci" title="n={n}">[{lo}, {hi}]</span>'
-    return text
-
-
 def _image(data: str | None, alt: str) -> str:
     if data is None:
         return ""
@@ -71,7 +60,7 @@ def _ladder(rows: list[dict]) -> str:
     for row in rows:
         metrics = row.get("metrics") or {}
         cells = "".join(
-            f'<td class="num">{_estimate(metrics.get(c), percent=c not in ("gold", "kl"))}</td>'
+            f'<td class="num">{estimate_cell(metrics.get(c), percent=c not in ("gold", "kl"))}</td>'
             for c in columns
         )
         body.append(f"<tr><th>{escape(row['stage'])}</th>{cells}</tr>")
@@ -124,21 +113,13 @@ def _fits(curves: list[dict]) -> str:
     )
 
 
-def _cell(value) -> str:
-    if isinstance(value, dict):
-        return _estimate(value)
-    if isinstance(value, float):
-        return f"{value:.3f}"
-    return escape(str(value))
-
-
 def _forms(forms: list[dict]) -> str:
     parts = []
     for form in forms:
         keys = list(form["rows"][0]) if form["rows"] else []
         head = "".join(f"<th>{escape(k)}</th>" for k in keys)
         body = "".join(
-            "<tr>" + "".join(f'<td class="num">{_cell(r[k])}</td>' for k in keys) + "</tr>"
+            "<tr>" + "".join(f'<td class="num">{cell(r[k])}</td>' for k in keys) + "</tr>"
             for r in form["rows"]
         )
         parts.append(
@@ -161,7 +142,7 @@ def _real_table(section: dict) -> str:
     for row in section.get("rows") or []:
         metrics = row.get("metrics") or {}
         cells = "".join(
-            f'<td class="num">{_estimate(metrics.get(c), percent=True)}</td>' for c in columns
+            f'<td class="num">{estimate_cell(metrics.get(c), percent=True)}</td>' for c in columns
         )
         title = escape(str(row.get("model", "")))
         body.append(f'<tr><th title="{title}">{escape(row["stage"])}</th>{cells}</tr>')
@@ -190,7 +171,7 @@ def _evaluations(runs: list[dict]) -> str:
     for run in runs:
         rows = "".join(
             f"<tr><th>{escape(suite)}</th><td>{escape(metric)}</td>"
-            f'<td class="num">{_estimate(value if isinstance(value, dict) else {"value": value})}</td></tr>'
+            f'<td class="num">{estimate_cell(value if isinstance(value, dict) else {"value": value})}</td></tr>'
             for suite, metrics in (run.get("suites") or {}).items()
             for metric, value in metrics.items()
         )

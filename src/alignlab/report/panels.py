@@ -21,6 +21,7 @@ from html import escape
 from typing import Any
 
 from alignlab.report import plots
+from alignlab.report.cells import cell
 
 PANEL_FIELDS = ("title", "finding", "setting", "wall_s", "table", "curves")
 
@@ -88,21 +89,6 @@ def check_panel(panel: Any, field: str) -> None:
                 _need(_is_estimate(point.get("y")), f"{at}.y", "expected an estimate object")
 
 
-def _cell(value: Any) -> str:
-    if value is None:
-        return "–"
-    if isinstance(value, dict):
-        text = "–" if value.get("value") is None else f"{value['value']:.3f}"
-        if value.get("lo") is not None and value.get("hi") is not None:
-            n = escape(str(value.get("n", "?")))
-            text += f'<br><span class="ci" title="n={n}">[{value["lo"]:.3f}, {value["hi"]:.3f}]'
-            text += "</span>"
-        return text
-    if isinstance(value, float):
-        return f"{value:.3g}"
-    return escape(str(value))
-
-
 def _table(table: dict) -> str:
     columns = table["columns"]
     head = "".join(f"<th>{escape(c)}</th>" for c in columns)
@@ -110,7 +96,7 @@ def _table(table: dict) -> str:
         "<tr>"
         + "".join(
             f'<td class="{"num" if not isinstance(row.get(c), str) else ""}">'
-            f"{_cell(row.get(c))}</td>"
+            f"{cell(row.get(c))}</td>"
             for c in columns
         )
         + "</tr>"
