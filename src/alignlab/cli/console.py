@@ -1,5 +1,6 @@
-"""The one way a command turns an error into a message on stderr and an exit code, and a
-bad config into exit 2 (messages go through :data:`alignlab.progress.err`)."""
+"""The one way a command turns an error into a message on stderr and an exit code, a
+bad config into exit 2 (messages go through :data:`alignlab.progress.err`), and an
+estimate into terminal text (:func:`shown`)."""
 
 from pathlib import Path
 
@@ -36,3 +37,16 @@ def load_settings(
         return load_config(config_class, config_file, [*given, *overrides], unset)
     except (ConfigError, ValueError) as e:
         raise fail(str(e), 2) from None
+
+
+def shown(value) -> str:
+    """An estimate (results.json's dict) as ``value [lo, hi]``, a number, or ``-`` for none."""
+    if value is None:
+        return "-"
+    if isinstance(value, dict):
+        if value.get("value") is None:
+            return "-"
+        if value.get("lo") is None:
+            return f"{value['value']:.3f}"
+        return f"{value['value']:.3f} [{value['lo']:.2f}, {value['hi']:.2f}]"
+    return f"{value:.3g}" if isinstance(value, float) else str(value)

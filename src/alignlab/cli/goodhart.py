@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from alignlab.cli.console import err, fail, load_settings
+from alignlab.cli.console import err, fail, load_settings, shown
 
 app = typer.Typer(
     help="Goodhart's law as curves: proxy and gold against sqrt(KL), fits, oracle, warnings.",
@@ -28,12 +28,6 @@ def _call(fn, *args):
         return fn(*args)
     except (FileNotFoundError, NotADirectoryError, ValueError, KeyError) as e:
         raise fail(str(e), 1) from None
-
-
-def _shown(estimate: dict | None) -> str:
-    if estimate is None:
-        return "-"
-    return f"{estimate['value']:.3f} [{estimate['lo']:.2f}, {estimate['hi']:.2f}]"
 
 
 def _print_curves(body: dict) -> None:
@@ -66,8 +60,8 @@ def _print_curves(body: dict) -> None:
             table.add_row(
                 f"{p['pressure']:g}",
                 f"{p['sqrt_kl']:.3f}",
-                _shown(p["proxy"]),
-                _shown(p["gold"]),
+                shown(p["proxy"]),
+                shown(p["gold"]),
                 "-" if p["efficiency"] is None else f"{p['efficiency']['value']:.2f}",
             )
         err.print(table)

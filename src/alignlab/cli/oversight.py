@@ -9,7 +9,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from alignlab.cli.console import err, fail, load_settings
+from alignlab.cli.console import err, fail, load_settings, shown
 
 app = typer.Typer(
     help="Scalable oversight: debate, amplification, process supervision, weak-to-strong.",
@@ -30,28 +30,16 @@ SEEDS = typer.Option(None, "--seeds", help="Seeds to run (overrides the config's
 OUT = typer.Option(None, "--out", help="Output directory (overrides output_dir).")
 
 
-def _shown(value) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, dict):
-        if value.get("value") is None:
-            return "-"
-        if value.get("lo") is None:
-            return f"{value['value']:.3f}"
-        return f"{value['value']:.3f} [{value['lo']:.2f}, {value['hi']:.2f}]"
-    return f"{value:.3g}" if isinstance(value, float) else str(value)
-
-
 def print_panel(panel: dict) -> None:
     """A panel's table and finding on the terminal."""
     table = panel.get("table")
     if table:
-        shown = Table(title=panel["title"])
+        printed = Table(title=panel["title"])
         for column in table["columns"]:
-            shown.add_column(column, justify="right")
+            printed.add_column(column, justify="right")
         for row in table["rows"]:
-            shown.add_row(*(_shown(row.get(c)) for c in table["columns"]))
-        err.print(shown)
+            printed.add_row(*(shown(row.get(c)) for c in table["columns"]))
+        err.print(printed)
     if panel.get("finding"):
         err.print(panel["finding"])
 
