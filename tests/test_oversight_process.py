@@ -222,7 +222,7 @@ def test_reward_model_records():
 @pytest.mark.slow
 def test_run_process_end_to_end_on_a_tiny_organism(tmp_path):
     from alignlab.experiments.oversight.process import ProcessConfig, run_process
-    from alignlab.organisms.assistant import build
+    from alignlab.organisms.assistant.build import build
     from alignlab.report.panels import check_panel
     from test_organism_build import tiny_config
 

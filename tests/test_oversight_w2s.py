@@ -252,7 +252,7 @@ def test_a_finished_run_is_read_back_not_retrained(protocol_run, monkeypatch):
 
 @pytest.fixture(scope="module")
 def tiny_experiment(tmp_path_factory):
-    from alignlab.organisms.assistant import build
+    from alignlab.organisms.assistant.build import build
     from test_organism_build import tiny_config
 
     root = tmp_path_factory.mktemp("w2s_experiment")

@@ -17,7 +17,8 @@ from alignlab.models.adapters import is_model_dir
 
 def ready_organism(path: str | Path):
     """The organism at ``path`` (built there when missing) and its ``WorldConfig``."""
-    from alignlab.organisms.assistant import WorldConfig, build
+    from alignlab.organisms.assistant import WorldConfig
+    from alignlab.organisms.assistant.build import build
 
     organism = Path(path)
     world_file = organism / "world.json"

@@ -35,7 +35,7 @@ import numpy as np
 from alignlab.data.io import write_records
 from alignlab.experiments.organism import ready_organism
 from alignlab.experiments.oversight.base import OversightConfig, publish, set_threads
-from alignlab.organisms.assistant import build
+from alignlab.organisms.assistant.build import build
 from alignlab.organisms.assistant.sum_statements import SETS, item_sets
 from alignlab.oversight.w2s import (
     LABEL_RULES,
