@@ -136,7 +136,8 @@ def test_run_amplify_end_to_end_and_a_rerun_reuses_every_step(tmp_path, monkeypa
     assert distilled and all(p.endswith("model") for p in distilled)
     direct = next(r for r in panel["table"]["rows"] if r["method"] == "direct")
     assert direct["k=2"]["value"] == 1.0 and direct["k=3"]["value"] == 0.0
-    seed_dir = experiment.run_dir(config, "amplify") / "seed-0"
+    key = experiment.organism_key(organism)
+    seed_dir = experiment.run_dir(config, "amplify", key) / "seed-0"
     chosen = json.loads((seed_dir / "iter-1" / "chosen.json").read_text())
     # the scripted "distilled model" guesses 0 for 3 operands, so it never copies the
     # amplification there: every try is made, and the first of the equally faithful kept

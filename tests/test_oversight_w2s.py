@@ -8,6 +8,7 @@ import pytest
 
 from alignlab.data.io import read_records, write_records
 from alignlab.data.records import Labelled
+from alignlab.experiments.organism import organism_key
 from alignlab.experiments.oversight.w2s import W2SConfig, run_w2s
 from alignlab.organisms.assistant.sum_statements import SETS, item_sets, statement_item
 from alignlab.oversight import w2s
@@ -288,7 +289,8 @@ def test_run_w2s_publishes_a_panel_with_every_row(tiny_experiment):
     assert all(r["accuracy"]["n"] == 24 for r in rows)
     assert rows[0]["PGR"] is None and rows[3]["PGR"] is None
     assert panel["setting"]["seeds"] == 2 and panel["wall_s"] > 0
-    assert (Path(config.output_dir) / "organisms" / "layers-2" / "base").is_dir()
+    key = organism_key(Path(config.organism))
+    assert (Path(config.output_dir) / "organisms" / key / "layers-2" / "base").is_dir()
     assert "layers" in panel["finding"] and "ceiling" in panel["finding"]
 
 

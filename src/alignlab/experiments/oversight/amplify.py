@@ -44,7 +44,7 @@ import numpy as np
 
 from alignlab.config import from_dict
 from alignlab.data.io import iter_raw, write_records
-from alignlab.experiments.organism import ready_organism, sft_policy
+from alignlab.experiments.organism import organism_key, ready_organism, sft_policy
 from alignlab.experiments.oversight.base import OversightConfig, publish, run_dir, set_threads
 from alignlab.models.adapters import is_model_dir
 from alignlab.models.backends import HFBackend
@@ -381,7 +381,7 @@ def run_amplify(config: AmplifyConfig) -> tuple[dict, Path]:
     set_threads(config.threads)
     organism, _ = ready_organism(config.organism)
     policy = sft_policy(organism, Path(config.output_dir) / "sft", config.threads)
-    root = run_dir(config, "amplify")
+    root = run_dir(config, "amplify", organism_key(organism))
     runs = [run_seed(config, policy, root / f"seed-{s}", s) for s in config.seed_list]
     result = panel(config, runs, time.perf_counter() - started)
     return result, publish(config, "amplify", result)

@@ -2,7 +2,9 @@
 experiment publishes its panel into ``results.json``.
 
 An experiment writes its runs under ``output_dir/<protocol>/<key>/`` (:func:`run_dir`), the
-key a fingerprint of the settings that shape what a seed computes, so every protocol can
+key a fingerprint of the settings that shape what a seed computes and of the inputs it
+starts from (the organism's :func:`~alignlab.experiments.organism.organism_key`, a model's
+path), so every protocol can
 share one ``output_dir`` and a rerun with other settings never reads runs made under
 different ones; every step whose output exists is reused, so a rerun computes only what
 is new (another seed). Its panel (the schema of
@@ -64,11 +66,11 @@ def set_threads(threads: int) -> None:
         torch.set_num_threads(threads)
 
 
-def run_dir(config: OversightConfig, protocol: str) -> Path:
-    """Where ``protocol``'s runs made with ``config``'s settings live (module docstring);
-    the settings are written there as ``settings.json``."""
+def run_dir(config: OversightConfig, protocol: str, *inputs: str) -> Path:
+    """Where ``protocol``'s runs made with ``config``'s settings from ``inputs`` live
+    (module docstring); the settings are written there as ``settings.json``."""
     settings = {k: v for k, v in to_dict(config).items() if k not in RUN_FREE}
-    out = Path(config.output_dir) / protocol / fingerprint(settings)
+    out = Path(config.output_dir) / protocol / fingerprint(settings, *inputs)
     out.mkdir(parents=True, exist_ok=True)
     (out / "settings.json").write_text(json.dumps(settings, indent=2) + "\n", encoding="utf-8")
     return out

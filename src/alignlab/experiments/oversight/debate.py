@@ -27,7 +27,7 @@ from typing import Any
 
 from alignlab.config import from_dict
 from alignlab.data.io import write_records
-from alignlab.experiments.organism import ready_organism
+from alignlab.experiments.organism import organism_key, ready_organism
 from alignlab.experiments.oversight.base import OversightConfig, publish, run_dir, set_threads
 from alignlab.experiments.oversight.debate_panel import condition_key, conditions, debate_panel
 from alignlab.feedback.backend import ModelSpec, open_backend, output_cache
@@ -170,7 +170,7 @@ def _run_conditions(config, out: Path, task, items, judge, advisors, seed: int) 
 def run_seed(config: DebateConfig, organism: Path, seed: int) -> dict[str, list[dict]]:
     """Every condition's verdicts for one seed, keyed ``protocol-n<k>`` (and ``reader``:
     the judge reading the whole story)."""
-    out = run_dir(config, "debate") / f"seed-{seed}"
+    out = run_dir(config, "debate", organism_key(organism)) / f"seed-{seed}"
     out.mkdir(parents=True, exist_ok=True)
     model = _model(config, organism, out, seed)
     backend = HFBackend.load(model, batch_size=64)

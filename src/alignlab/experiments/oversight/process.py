@@ -12,10 +12,11 @@ how often the pick's final answer is right (Lightman's accuracy), how often it i
 correct, and how often it is a right answer reached by wrong steps (what an outcome model
 accepts). Figures pool the seeds with :func:`~alignlab.stats.over_seeds`.
 
-Runs live in ``output_dir/process/<fingerprint of the sampling settings>/seed-<s>/``: the
-samples, each reward model in a directory named by its records and training settings, the
-scores and the per-problem values, each reused when it exists, so a rerun with more seeds
-computes only the new ones. Seeds run ``workers`` at a time, each in its own process.
+Runs live in ``output_dir/process/<fingerprint of the sampling settings, the policy and the
+organism>/seed-<s>/``: the samples, each reward model in a directory named by its records
+and training settings, the scores and the per-problem values, each reused when it exists,
+so a rerun with more seeds computes only the new ones. The SFT policy is the one the other
+protocols share, in ``output_dir/sft``. Seeds run ``workers`` at a time, each in its own process.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from alignlab.config import fingerprint
-from alignlab.experiments.organism import ready_organism, sft_policy
+from alignlab.experiments.organism import organism_key, ready_organism, sft_policy
 from alignlab.experiments.oversight.base import OversightConfig, publish, set_threads
 from alignlab.models.backends import HFBackend
 from alignlab.organisms.assistant.steps import OPERAND_SETS, grade, split_problems
@@ -370,9 +371,10 @@ def run_process(config: ProcessConfig) -> tuple[dict, Path]:
     root = Path(config.output_dir) / "process"
     model = {"base": base}.get(config.policy, config.policy)
     if config.policy == "sft":
-        model = sft_policy(organism, root / "sft", config.threads)
+        model = sft_policy(organism, Path(config.output_dir) / "sft", config.threads)
     sampled_by = {f: getattr(config, f) for f in SAMPLED_BY}
-    run = root / fingerprint(sampled_by, str(Path(model).resolve()), str(Path(base).resolve()))
+    key = fingerprint(sampled_by, str(Path(model).resolve()), organism_key(organism))
+    run = root / key
     jobs = [(config, model, base, run / f"seed-{s}", s) for s in config.seed_list]
     if config.workers == 1 or len(jobs) == 1:
         results = [_seed_job(*job) for job in jobs]

@@ -5,8 +5,8 @@ with naive fine-tuning, more with the auxiliary confidence loss).
 The weak and strong models are organism base models built by the same recipe (the
 organism's world config: the same corpus, seed and pre-training) and differing only in
 depth, ``weak_layers`` and ``strong_layers``; a depth the organism already has is the
-organism itself, any other is built once into ``output_dir/organisms/layers-<k>`` (the
-build cache makes every later build a copy). The task is
+organism itself, any other is built once into ``output_dir/organisms/<organism
+key>/layers-<k>`` (the build cache makes every later build a copy). The task is
 :mod:`~alignlab.organisms.assistant.sum_statements`: is the sum statement ``3 + 4 = 9``
 true? Judging one takes working the sum out, comparing it with the claim and reading the
 comparison out, which a deep enough model learns in pre-training and a shallow one does
@@ -14,9 +14,9 @@ not. Per seed (new items, fresh heads), :func:`~alignlab.oversight.w2s.run_w2s_p
 trains the weak supervisor, its labels' students (naive and with the confidence loss) and
 the strong ceiling, and scores them on the held-out template. ``output_dir`` holds::
 
-    organisms/layers-<k>/                    an organism model of depth k (when built)
-    seed-<s>/{weak,student,test}.jsonl       the seed's item sets (A, B, C)
-    seed-<s>/<row>/, weak_labels.jsonl, scores.json   the protocol's runs and hits
+    organisms/<organism key>/layers-<k>/         an organism model of depth k (when built)
+    w2s/<key>/seed-<s>/{weak,student,test}.jsonl  the seed's item sets (A, B, C)
+    w2s/<key>/seed-<s>/<row>/, weak_labels.jsonl, scores.json   its runs and hits
 
 each reused when present, and the panel joins ``results.json``.
 """
@@ -33,8 +33,8 @@ from typing import Any
 import numpy as np
 
 from alignlab.data.io import write_records
-from alignlab.experiments.organism import ready_organism
-from alignlab.experiments.oversight.base import OversightConfig, publish, set_threads
+from alignlab.experiments.organism import organism_key, ready_organism
+from alignlab.experiments.oversight.base import OversightConfig, publish, run_dir, set_threads
 from alignlab.organisms.assistant.build import build
 from alignlab.organisms.assistant.sum_statements import SETS, item_sets
 from alignlab.oversight.w2s import (
@@ -66,8 +66,6 @@ def _classifier_defaults() -> dict[str, Any]:
 class W2SConfig(OversightConfig):
     """Weak-to-strong generalization between organism models of two depths."""
 
-    output_dir: str = "runs/oversight/w2s"
-    """Where the experiment writes its runs, results.json and report.html."""
     weak_layers: int = 3
     """Transformer layers of the weak supervisor's organism model."""
     strong_layers: int = 4
@@ -116,14 +114,14 @@ def organism_model(organism: Path, world, layers: int, out: Path, progress: bool
         config = copy.deepcopy(world)
         config.model.num_hidden_layers = layers
         seed = json.loads((organism / "world.json").read_text(encoding="utf-8"))["seed"]
-        target = out / "organisms" / f"layers-{layers}"
+        target = out / "organisms" / organism_key(organism) / f"layers-{layers}"
         build(target, seed=seed, config=config, progress=progress)
     built = json.loads((target / "world.json").read_text(encoding="utf-8"))
     return {"path": str(target / "base"), "build_seconds": built["build_seconds"]}
 
 
-def _seed_scores(config: W2SConfig, weak: str, strong: str, seed: int) -> W2SScores:
-    out = Path(config.output_dir) / f"seed-{seed}"
+def _seed_scores(config: W2SConfig, root: Path, weak: str, strong: str, seed: int) -> W2SScores:
+    out = root / f"seed-{seed}"
     files = {name: out / f"{name}.jsonl" for name in SETS}
     if not all(f.exists() for f in files.values()):
         for name, items in item_sets(seed, config.n_train, config.n_test).items():
@@ -148,22 +146,22 @@ def run_w2s(config: W2SConfig) -> tuple[dict, Path]:
     """Run every seed (reusing finished ones), publish the panel; returns (panel, report)."""
     start = time.perf_counter()
     set_threads(config.threads)
-    out = Path(config.output_dir)
     organism, world = ready_organism(config.organism)
     models = {
-        role: organism_model(organism, world, layers, out, config.progress)
+        role: organism_model(organism, world, layers, Path(config.output_dir), config.progress)
         for role, layers in (("weak", config.weak_layers), ("strong", config.strong_layers))
     }
+    root = run_dir(config, "w2s", organism_key(organism))
     scores = []
     with progress_bar(len(config.seed_list), "weak-to-strong", enabled=config.progress) as advance:
         for seed in config.seed_list:
             scores.append(
-                _seed_scores(config, models["weak"]["path"], models["strong"]["path"], seed)
+                _seed_scores(config, root, models["weak"]["path"], models["strong"]["path"], seed)
             )
             advance(1)
     panel = w2s_panel(config, scores, models)
     panel["wall_s"] = time.perf_counter() - start
-    return panel, publish(out, "w2s", panel)
+    return panel, publish(config, "w2s", panel)
 
 
 # --- the panel -------------------------------------------------------------------------------
