@@ -276,3 +276,12 @@ def test_over_seeds_never_gives_an_all_zero_rate_a_point_interval():
         proportion_confint(0, 30, method="beta")[1]
     )
     assert over_seeds([np.ones(5)]).lo < 1.0
+
+
+def test_over_seeds_of_differences_does_not_give_a_constant_pool_a_rate_interval():
+    from alignlab.stats import over_seeds
+
+    # Paired differences that are all zero are no rate of 0 successes: no interval above 0.
+    est = over_seeds([np.zeros(10), np.zeros(20)], rate=False)
+    assert (est.value, est.lo, est.hi) == (0.0, 0.0, 0.0)
+    assert over_seeds([np.ones(5)], rate=False).lo == 1.0

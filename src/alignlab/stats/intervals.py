@@ -221,7 +221,7 @@ def _counted(hits: np.ndarray, interval, level: float) -> Estimate:
 
 
 def over_seeds(
-    groups, *, n_resamples: int = 2000, level: float = 0.95, seed: int = 0
+    groups, *, rate: bool = True, n_resamples: int = 2000, level: float = 0.95, seed: int = 0
 ) -> Estimate:
     """Mean of per-item values gathered under several seeds (one array per seed), with a
     two-stage bootstrap interval: resample the seeds, then the items within each seed.
@@ -230,7 +230,9 @@ def over_seeds(
     resampling seeds first carries the seed-to-seed variation into the interval, and with
     one seed it is the ordinary bootstrap. Every seed weighs the same; ``n`` counts items.
     Rates whose every item is a success (or every one a failure) get the Clopper-Pearson
-    interval of the pooled count instead of the bootstrap's point, so none is ``[0, 0]``.
+    interval of the pooled count instead of the bootstrap's point, so none is ``[0, 0]``;
+    ``rate=False`` says the values are not successes (differences, scores), whose
+    constant pool keeps the bootstrap's point.
     """
     arrays = [_as_items(g, f"groups[{i}]") for i, g in enumerate(groups)]
     _check_options(n_resamples, level)
@@ -239,7 +241,7 @@ def over_seeds(
         return Estimate(float("nan"), 0, float("nan"), float("nan"), level)
     value = float(np.mean([a.mean() for a in arrays]))
     pooled = np.concatenate(arrays)
-    if np.all(pooled == pooled[0]) and pooled[0] in (0.0, 1.0):
+    if rate and np.all(pooled == pooled[0]) and pooled[0] in (0.0, 1.0):
         return _counted(pooled, clopper_pearson, level)
     rng = np.random.default_rng(seed)
     if len(arrays) == 1:

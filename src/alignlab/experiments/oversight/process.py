@@ -249,7 +249,7 @@ def _estimate(results: list[dict], selector: str, n: int, metric: str) -> dict:
 def _gap(results: list[dict], a: str, b: str, n: int) -> dict:
     """Accuracy of ``a`` minus ``b`` per problem (paired), pooled over seeds."""
     pairs = zip(_pooled(results, a, n, "accuracy"), _pooled(results, b, n, "accuracy"), strict=True)
-    return over_seeds([x - y for x, y in pairs]).to_dict()
+    return over_seeds([x - y for x, y in pairs], rate=False).to_dict()
 
 
 def _ci(e: dict, sign: str = "") -> str:

@@ -223,7 +223,8 @@ def w2s_panel(config: W2SConfig, scores: list[W2SScores], models: dict) -> dict:
     accuracy = {name: over_seeds([s.hits[name] for s in scores]) for name in ROWS}
     pgr = {name: _pgr(scores, name) for name in STUDENTS}
     gain = over_seeds(
-        [s.hits["w2s_confidence"].astype(float) - s.hits["w2s_naive"] for s in scores]
+        [s.hits["w2s_confidence"].astype(float) - s.hits["w2s_naive"] for s in scores],
+        rate=False,
     )
     label_acc = float(np.mean([s.weak_label_accuracy for s in scores]))
     trained_on = {
