@@ -1,4 +1,4 @@
-"""Panels: the oversight section's schema, its rendering, and publishing into results.json."""
+"""Panels: the panel sections' schema, their rendering, and publishing into results.json."""
 
 import base64
 import json
@@ -6,7 +6,7 @@ import json
 import pytest
 
 from alignlab.experiments.oversight.base import publish
-from alignlab.report import ResultsError, read_results, write_results
+from alignlab.report import ResultsError, add_panel, read_results, write_results
 from alignlab.report.panels import PanelError, check_panel, panel_html
 
 
@@ -80,4 +80,19 @@ def test_a_bad_oversight_section_is_refused_by_name(tmp_path):
         json.dumps({"schema": "alignlab.report/1", "oversight": {"debate": {"title": 3}}})
     )
     with pytest.raises(ResultsError, match=r"oversight\.debate\.title"):
+        read_results(tmp_path)
+
+
+def test_interp_panels_sit_beside_oversight_ones_and_unknown_sections_are_refused(tmp_path):
+    publish(tmp_path, "debate", panel())
+    page = add_panel(tmp_path, "interp", "probe", panel(title="Probes"), title="t").read_text()
+    results = read_results(tmp_path)
+    assert set(results) >= {"oversight", "interp"} and set(results["interp"]) == {"probe"}
+    assert "Inside the model" in page and 'id="interp-probe"' in page
+    with pytest.raises(ValueError, match="holds no panels"):
+        add_panel(tmp_path, "ladder", "x", panel(), title="t")
+    (tmp_path / "results.json").write_text(
+        json.dumps({"schema": "alignlab.report/1", "interp": {"probe": {"title": 3}}})
+    )
+    with pytest.raises(ResultsError, match=r"interp\.probe\.title"):
         read_results(tmp_path)

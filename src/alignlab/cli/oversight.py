@@ -3,13 +3,11 @@ each writing its panel into ``results.json`` and ``report.html`` of its output d
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
 
 import typer
-from rich.table import Table
 
-from alignlab.cli.console import err, fail, load_settings, shown
+from alignlab.cli.lab import CONFIG, OUT, SEEDS, SET, run_experiment
 
 app = typer.Typer(
     help="Scalable oversight: debate, amplification, process supervision, weak-to-strong.",
@@ -24,39 +22,9 @@ EXPERIMENTS: dict[str, str] = {
 }
 """Each command's ``module:ConfigClass:run_function``; imported only when it runs."""
 
-CONFIG = typer.Option(None, "--config", help="A TOML config (default: the built-in defaults).")
-SET = typer.Option([], "--set", help="Override one config value: key=value (TOML value).")
-SEEDS = typer.Option(None, "--seeds", help="Seeds to run (overrides the config's seeds).")
-OUT = typer.Option(None, "--out", help="Output directory (overrides output_dir).")
-
-
-def print_panel(panel: dict) -> None:
-    """A panel's table and finding on the terminal."""
-    table = panel.get("table")
-    if table:
-        printed = Table(title=panel["title"])
-        for column in table["columns"]:
-            printed.add_column(column, justify="right")
-        for row in table["rows"]:
-            printed.add_row(*(shown(row.get(c)) for c in table["columns"]))
-        err.print(printed)
-    if panel.get("finding"):
-        err.print(panel["finding"])
-
 
 def _experiment(name: str, config: Path | None, set_: list[str], seeds, out) -> None:
-    module, cls, run = EXPERIMENTS[name].split(":")
-    loaded = importlib.import_module(module)
-    settings = load_settings(
-        getattr(loaded, cls), config, set_, {"seeds": seeds, "output_dir": out}
-    )
-    try:
-        panel, report = getattr(loaded, run)(settings)
-    except (FileNotFoundError, NotADirectoryError, ValueError, KeyError) as e:
-        raise fail(str(e), 1) from None
-    print_panel(panel)
-    err.print(f"[green]report:[/] {report}")
-    typer.echo(str(report))
+    run_experiment(EXPERIMENTS[name], config, set_, {"seeds": seeds, "output_dir": out})
 
 
 @app.command()

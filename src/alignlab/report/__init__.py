@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from alignlab.report.panels import PANEL_SECTIONS
 from alignlab.report.results import (
     RESULTS_FILE,
     SCHEMA,
@@ -61,11 +62,28 @@ def merge_section(directory: str | Path, name: str, section, *, title: str) -> P
     return write_report(directory, results)
 
 
+def add_panel(directory: str | Path, section: str, name: str, panel: dict, *, title: str) -> Path:
+    """Put ``panel`` under ``section.name`` of ``directory/results.json`` (a section of
+    :data:`~alignlab.report.panels.PANEL_SECTIONS`), keeping every other panel and section
+    (a new file is titled ``title``; a broken one is reported, not overwritten), and render
+    the report; returns the page's path."""
+    if section not in PANEL_SECTIONS:
+        raise ValueError(
+            f"section: {section!r} holds no panels; known: {', '.join(PANEL_SECTIONS)}"
+        )
+    existing = Path(directory) / RESULTS_FILE
+    results = read_results(existing) if existing.exists() else {"title": title}
+    results.pop("schema", None)
+    results[section] = {**(results.get(section) or {}), name: panel}
+    return write_report(directory, results)
+
+
 __all__ = [
     "REPORT_FILE",
     "RESULTS_FILE",
     "SCHEMA",
     "ResultsError",
+    "add_panel",
     "check_results",
     "merge_section",
     "read_results",

@@ -10,7 +10,7 @@ from html import escape
 from alignlab.data.records import text_of
 from alignlab.report import plots
 from alignlab.report.cells import cell, estimate_cell
-from alignlab.report.panels import panels_html
+from alignlab.report.panels import PANEL_SECTIONS, panels_html
 from alignlab.report.reading import given, reading
 
 LADDER_COLUMNS = {
@@ -230,10 +230,11 @@ def render_html(results: dict) -> str:
             + _image(plots.real_ladder_plot(real), "each stage's failure rates")
             + _real_details(real)
         )
-    if results.get("oversight"):
-        sections.append(panels_html(results["oversight"], "Scalable oversight", "oversight"))
-    elif results.get("ladder"):
+    if results.get("ladder") and not results.get("oversight"):
         sections.append(OVERSIGHT_POINTER)
+    for name, heading in PANEL_SECTIONS.items():
+        if results.get(name):
+            sections.append(panels_html(results[name], heading, name))
     if results.get("evaluations"):
         sections.append("<h2>Evaluations</h2>" + _evaluations(results["evaluations"]))
     if any(row.get("samples") for row in results.get("ladder") or []):

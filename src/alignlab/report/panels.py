@@ -1,7 +1,8 @@
-"""Panels: one experiment's table and curves, the shape every oversight protocol reports in.
+"""Panels: one experiment's table and curves, the shape the labs' experiments report in.
 
-The ``oversight`` section of results.json maps a protocol's name (``debate``, ``amplify``,
-``process``, ``w2s``) to a *panel*::
+Each section of :data:`PANEL_SECTIONS` in results.json (``oversight``: the scalable-oversight
+protocols; ``interp``: the looks inside the model) maps an experiment's name (``debate``,
+``probe``, ...) to a *panel*::
 
     {"title": str, "finding": str, "setting": {name: value}, "wall_s": float,
      "table": {"columns": [str], "rows": [{column: estimate | number | str | null}]},
@@ -24,6 +25,9 @@ from alignlab.report import plots
 from alignlab.report.cells import cell
 
 PANEL_FIELDS = ("title", "finding", "setting", "wall_s", "table", "curves")
+
+PANEL_SECTIONS = {"oversight": "Scalable oversight", "interp": "Inside the model"}
+"""The results.json sections made of panels, each with its heading in the report."""
 
 
 class PanelError(ValueError):

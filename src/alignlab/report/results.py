@@ -41,7 +41,8 @@ summaries (``alignlab eval run``) shown as they are.
 :mod:`alignlab.report.real` (checked by :func:`check_real`).
 
 ``oversight``: ``{protocol: panel}``, the scalable-oversight lab's results (``alignlab
-oversight debate|amplify|process|w2s``), each a panel of :mod:`alignlab.report.panels`.
+oversight debate|amplify|process|w2s``), and ``interp``: ``{experiment: panel}``, the looks
+inside the model (``alignlab interp ...``): each a panel of :mod:`alignlab.report.panels`.
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from alignlab.report.panels import PanelError, check_panel
+from alignlab.report.panels import PANEL_SECTIONS, PanelError, check_panel
 
 SCHEMA = "alignlab.report/1"
 RESULTS_FILE = "results.json"
@@ -62,7 +63,7 @@ SECTIONS = (
     "goodhart_forms",
     "evaluations",
     "real_ladder",
-    "oversight",
+    *PANEL_SECTIONS,
 )
 
 
@@ -158,12 +159,14 @@ def check_results(results: Any, where: str) -> None:
             _estimate(point.get("gold"), where, f"{field}.points[{j}].gold")
     if results.get("real_ladder") is not None:
         check_real(results["real_ladder"], where)
-    oversight = results.get("oversight")
-    if oversight is not None:
-        _need(isinstance(oversight, dict), where, "oversight", "expected an object")
-        for name, panel in oversight.items():
+    for section in PANEL_SECTIONS:
+        panels = results.get(section)
+        if panels is None:
+            continue
+        _need(isinstance(panels, dict), where, section, "expected an object")
+        for name, panel in panels.items():
             try:
-                check_panel(panel, f"oversight.{name}")
+                check_panel(panel, f"{section}.{name}")
             except PanelError as e:
                 raise ResultsError(f"{where}: {e}") from None
     models = results.get("reward_models")

@@ -20,7 +20,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from alignlab.config import fingerprint, to_dict
-from alignlab.report import RESULTS_FILE, read_results, write_report
+from alignlab.report import add_panel
+
+TITLE = "alignlab: scalable oversight"
+"""The title of a results.json an oversight experiment starts."""
 
 RUN_FREE = ("organism", "output_dir", "seeds", "first_seed", "threads", "progress", "report_dir")
 """Settings that change how or where an experiment runs, not what a seed computes."""
@@ -81,18 +84,8 @@ def publish(target: OversightConfig | str | Path, protocol: str, panel: dict) ->
     ``output_dir`` (and ``report_dir``, when set; or in the directory ``target``), keeping
     every other panel and section, and render the report; returns the last page written."""
     if not isinstance(target, OversightConfig):
-        return _publish(target, protocol, panel)
-    page = _publish(target.output_dir, protocol, panel)
+        return add_panel(target, "oversight", protocol, panel, title=TITLE)
+    page = add_panel(target.output_dir, "oversight", protocol, panel, title=TITLE)
     if target.report_dir is not None:
-        page = _publish(target.report_dir, protocol, panel)
+        page = add_panel(target.report_dir, "oversight", protocol, panel, title=TITLE)
     return page
-
-
-def _publish(directory: str | Path, protocol: str, panel: dict) -> Path:
-    directory = Path(directory)
-    results: dict = {"title": "alignlab: scalable oversight"}
-    if (directory / RESULTS_FILE).exists():
-        results = read_results(directory)  # a broken file is reported, not overwritten
-    results.pop("schema", None)
-    results["oversight"] = {**(results.get("oversight") or {}), protocol: panel}
-    return write_report(directory, results)
