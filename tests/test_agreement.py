@@ -178,3 +178,18 @@ def test_comparison_accuracy_rejects_bad_labels():
         comparison_accuracy([1, 2], [0, 0], labels=[0.5])
     with pytest.raises(ValueError, match="chosen_scores and rejected_scores must score the same"):
         comparison_accuracy([1, 2], [0])
+
+
+def test_ranking_auc_by_hand_and_against_scikit_learn():
+    from sklearn.metrics import roc_auc_score
+
+    from alignlab.stats import ranking_auc
+
+    # right items score 0.9 and 0.4, wrong ones 0.4 and 0.1: pairs (0.9 > 0.4), (0.9 > 0.1),
+    # (0.4 = 0.4, a half), (0.4 > 0.1): 3.5 of 4
+    assert ranking_auc([0.9, 0.4, 0.4, 0.1], [1, 1, 0, 0]) == pytest.approx(0.875)
+    assert ranking_auc([0.2, 0.3], [1, 1]) is None
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 2, 200)
+    scores = np.round(rng.normal(labels, 1.0), 1)  # rounded: ties
+    assert ranking_auc(scores, labels) == pytest.approx(roc_auc_score(labels, scores))

@@ -27,7 +27,6 @@ from alignlab.oversight.process import (
     pick_chances,
     prm_score,
     process_records,
-    ranking_auc,
     register_selector,
 )
 
@@ -198,13 +197,6 @@ def test_best_of_n_values_and_the_wrong_steps_rate():
     assert at2["prm"]["wrong_steps"][0] == pytest.approx(1 / 3)
     assert at2["orm"]["accuracy"][0] == pytest.approx(1.0)
     assert at2["prm"]["fully_correct"][0] == pytest.approx(2 / 3)
-
-
-def test_ranking_auc_by_hand():
-    # right items score 0.9 and 0.4, wrong ones 0.4 and 0.1: pairs (0.9 > 0.4), (0.9 > 0.1),
-    # (0.4 = 0.4, a half), (0.4 > 0.1): 3.5 of 4
-    assert ranking_auc([0.9, 0.4, 0.4, 0.1], [1, 1, 0, 0]) == pytest.approx(0.875)
-    assert ranking_auc([0.2, 0.3], [1, 1]) is None
 
 
 def test_reward_model_records():

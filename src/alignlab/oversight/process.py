@@ -46,7 +46,6 @@ from alignlab.data.records import Labelled, Text
 from alignlab.models.adapters import is_model_dir
 from alignlab.models.backends import Backend
 from alignlab.progress import progress_bar
-from alignlab.stats import ranks
 from alignlab.trainers.best_of_n import draw, selection_weights
 from alignlab.trainers.classifier import ClassifierConfig, correct_probs, train_classifier
 
@@ -202,20 +201,6 @@ def best_of_n_values(
 
 def _blank(text: Text) -> bool:
     return isinstance(text, str) and not text.strip()
-
-
-def ranking_auc(scores, labels) -> float | None:
-    """How well a reward model ranks right above wrong: the chance that a random right
-    item outscores a random wrong one, ties counting half (the area under the ROC curve, by
-    Mann & Whitney's rank sum: ``(R_right - n_r (n_r + 1) / 2) / (n_r n_w)``, R_right the sum
-    of the right items' ranks among all). ``None`` without both classes."""
-    scores = np.asarray(scores, dtype=float)
-    right = np.asarray(labels, dtype=bool)
-    n_right, n_wrong = int(right.sum()), int((~right).sum())
-    if not n_right or not n_wrong:
-        return None
-    rank_sum = ranks(scores)[right].sum()
-    return float((rank_sum - n_right * (n_right + 1) / 2) / (n_right * n_wrong))
 
 
 def outcome_records(

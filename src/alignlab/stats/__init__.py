@@ -16,6 +16,7 @@ from alignlab.stats.agreement import (
     ordering,
     pair_counts,
     pairwise_agreement,
+    ranking_auc,
     ranks,
     spearman_rho,
 )
@@ -64,6 +65,7 @@ __all__ = [
     "pair_counts",
     "paired_difference",
     "pairwise_agreement",
+    "ranking_auc",
     "ranks",
     "rate",
     "register_rate_interval",

@@ -3,7 +3,8 @@
 A utility function maps each action (a response) to a score; two agents are
 aligned when they order all actions the same way. This module measures how
 far two orderings agree (pairwise agreement, Kendall's tau-b, Spearman's
-rho) and how often a scorer sides with labelled comparisons. How reliably a
+rho), how often a scorer sides with labelled comparisons, and how well a score ranks
+right items above wrong ones (the area under the ROC curve). How reliably a
 pool of annotators labels the same units (Krippendorff's alpha, Cohen's and
 Fleiss' kappa) is :mod:`alignlab.stats.reliability`.
 
@@ -167,6 +168,20 @@ def comparison_accuracy(
     tied = chosen == rejected
     agreement = np.where(tied, 0.5, agreement) if ties == "half" else agreement[~tied]
     return mean(agreement, level=level, seed=seed)
+
+
+def ranking_auc(scores, labels) -> float | None:
+    """How well a reward model ranks right above wrong: the chance that a random right
+    item outscores a random wrong one, ties counting half (the area under the ROC curve, by
+    Mann & Whitney's rank sum: ``(R_right - n_r (n_r + 1) / 2) / (n_r n_w)``, R_right the sum
+    of the right items' ranks among all). ``None`` without both classes."""
+    scores = np.asarray(scores, dtype=float)
+    right = np.asarray(labels, dtype=bool)
+    n_right, n_wrong = int(right.sum()), int((~right).sum())
+    if not n_right or not n_wrong:
+        return None
+    rank_sum = ranks(scores)[right].sum()
+    return float((rank_sum - n_right * (n_right + 1) / 2) / (n_right * n_wrong))
 
 
 def _tied_pairs(codes: np.ndarray) -> int:

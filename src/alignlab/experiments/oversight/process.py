@@ -44,11 +44,10 @@ from alignlab.oversight.process import (
     outcome_scores,
     process_records,
     process_scores,
-    ranking_auc,
     sample_solutions,
 )
 from alignlab.progress import progress_bar
-from alignlab.stats import over_seeds
+from alignlab.stats import over_seeds, ranking_auc
 
 SELECTORS = ("prm", "orm", "majority", "oracle")
 METRICS = {  # what a pick is worth, per sample
