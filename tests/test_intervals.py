@@ -272,8 +272,10 @@ def test_over_seeds_never_gives_an_all_zero_rate_a_point_interval():
     from alignlab.stats import over_seeds
 
     est = over_seeds([np.zeros(10), np.zeros(20)])
-    assert est.value == 0.0 and est.lo == 0.0 and est.hi == pytest.approx(
-        proportion_confint(0, 30, method="beta")[1]
+    assert (
+        est.value == 0.0
+        and est.lo == 0.0
+        and est.hi == pytest.approx(proportion_confint(0, 30, method="beta")[1])
     )
     assert over_seeds([np.ones(5)]).lo < 1.0
 

@@ -53,3 +53,30 @@ def test_a_classifier_learns_which_responses_are_correct(lm_dir, tmp_path):
 def test_aux_weight_must_be_a_probability():
     with pytest.raises(ValueError, match="aux_weight"):
         ClassifierConfig(model="m", train_file="f", aux_weight=2.0)
+
+
+def test_head_only_trains_the_head_and_leaves_the_language_model_as_it_was(lm_dir, tmp_path):
+    from safetensors.torch import load_file
+
+    write_records(tmp_path / "train.jsonl", ITEMS)
+    config = ClassifierConfig(
+        model=str(lm_dir),
+        train_file=str(tmp_path / "train.jsonl"),
+        output_dir=str(tmp_path / "run"),
+        batch_size=8,
+        lr=1e-2,
+        epochs=2,
+        eval_every=0,
+        save_every=0,
+        progress=False,
+        head_only=True,
+    )
+    model_dir = train_classifier(config)
+    before = load_file(str(lm_dir / "model.safetensors"))
+    after = load_file(str(model_dir / "model.safetensors"))
+    backbone = [k for k in after if k in before and not k.startswith("score.")]
+    assert len(backbone) > 4, "the saved classifier shares no weights with its LM"
+    assert all((after[k] == before[k]).all() for k in backbone), "the frozen LM changed"
+    assert any(k.startswith("score.") for k in after)
+    with pytest.raises(ValueError, match="head_only"):
+        ClassifierConfig(model="m", train_file="f", head_only=True, lora={"r": 2})

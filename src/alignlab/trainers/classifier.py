@@ -56,9 +56,14 @@ class ClassifierConfig(TrainConfig):
     same steps."""
     eval_batch_size: int = 32
     """Examples per batch when scoring ``eval_file``."""
+    head_only: bool = False
+    """Train only the scalar head on the frozen language model: a linear probe of the last
+    token's final hidden state (Burns et al. 2023's linear-probe setting). Not with ``lora``."""
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        if self.head_only and self.lora is not None:
+            raise ValueError("head_only: the language model is frozen, so lora has nothing to do")
         if not 0.0 <= self.aux_weight <= 1.0:
             raise ValueError(f"aux_weight: must lie in [0, 1], got {self.aux_weight}")
         if self.eval_batch_size < 1:
@@ -134,6 +139,7 @@ def train_classifier(config: ClassifierConfig) -> Path:
         evaluate,
         run_dir,
         model_dir,
+        head_only=config.head_only,
     )
     if evaluate is not None and PartialState().is_main_process:
         summary = {

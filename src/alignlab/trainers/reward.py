@@ -115,9 +115,12 @@ def fit_scalar_head(
     evaluate,
     run_dir: Path,
     model_dir: Path,
+    *,
+    head_only: bool = False,
 ) -> RewardModel:
     """A :class:`RewardModel` started from ``config.model`` (a fresh scalar head; LoRA when
-    ``config.lora`` is set), trained by the shared loop on ``examples`` batched by
+    ``config.lora`` is set; the head alone, the backbone frozen, with ``head_only``),
+    trained by the shared loop on ``examples`` batched by
     ``collate(examples, pad_id)`` with ``loss``, and saved merged into ``model_dir`` by the
     main process; returns the trained model."""
     accelerator = make_accelerator(config)
@@ -130,6 +133,8 @@ def fit_scalar_head(
     )
     if config.lora is not None:
         reward_model.model = wrap_lora(reward_model.model, config.lora, task_type="SEQ_CLS")
+    if head_only:
+        reward_model.model.base_model.requires_grad_(False)
     reward_model.train()
     pad_id = reward_model.tokenizer.pad_token_id
     task = TrainingTask(
