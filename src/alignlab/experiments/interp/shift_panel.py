@@ -62,7 +62,7 @@ def _row(stage: str, family: str, answers: Sequence[AnswerShift], top_k: int) ->
 
 
 def _pct(e: Estimate) -> str:
-    return f"{e.value:.0%} [{e.lo:.0%}, {e.hi:.0%}]"
+    return f"{e.value:.1%} [{e.lo:.1%}, {e.hi:.1%}]"
 
 
 def _unshifted_verdict(unshifted: dict[str, Estimate]) -> str:
