@@ -19,6 +19,7 @@ from alignlab.interp.shift import (
     stylistic_share,
     token_ranks,
     top_shifted,
+    without_end,
 )
 from alignlab.interp.shift_tokens import STYLISTIC, generic_category, organism_category
 from alignlab.models.adapters import save_adapter
@@ -133,6 +134,13 @@ def test_top_shifted_counts_tokens_with_the_base_s_top_token():
     }
     assert [t["token"] for t in top] == ["However", "7"]
     assert top_shifted([a, b], k=1, band="unshifted")[0]["token"] == "However"
+
+
+def test_without_end_drops_the_end_of_turn_positions():
+    a = answer([1, 9, 500], ["content", "punctuation", "end"], tokens=["a", ".", "<eos>"])
+    cut = without_end(a)
+    assert cut.tokens == ["a", "."] and cut.ranks == [1, 9] and cut.categories[-1] == "punctuation"
+    assert shift_shares([cut], "positions")["shifted"].value == 0.5
 
 
 def test_answers_group_by_family_in_order():
@@ -328,6 +336,33 @@ def test_an_aligned_model_with_another_tokenizer_is_refused(models, tmp_path):
     tokenizer.save_pretrained(other)
     with pytest.raises(ValueError, match=r"aligned.odd: .*not the base model's"):
         run_shift(config(tmp_path, base, {"odd": str(other)}))
+
+
+def test_the_end_of_turn_can_be_left_out(models, tmp_path):
+    base, aligned = models
+    # an aligned model that ends its answer to the first prompt at once: EOS's output row
+    # made 3x the row of the token it would have written first
+    lm, tokenizer = load_causal_lm(aligned, dtype="float32"), load_tokenizer(aligned)
+    (first,) = generate_samples(
+        lm, tokenizer, ["what is 2 + 3 ?"], max_new_tokens=1, do_sample=False
+    )
+    with torch.no_grad():
+        head = lm.get_output_embeddings().weight
+        head[tokenizer.eos_token_id] = 3 * head[first[0].response_ids[0]]
+    lm.save_pretrained(tmp_path / "stops")
+    tokenizer.save_pretrained(tmp_path / "stops")
+    stages = {"stops": str(tmp_path / "stops")}
+    kept, _ = run_shift(config(tmp_path, base, stages))
+    cut, _ = run_shift(config(tmp_path, base, stages, count_end=False))
+    answers = experiment._read_jsonl(
+        next((tmp_path / "out" / "shift").glob("stops-*/answers.jsonl"))
+    )
+    assert answers[0]["response_ids"] == [tokenizer.eos_token_id]
+    ended = sum(a["response_ids"][-1] == tokenizer.eos_token_id for a in answers)
+    share = lambda panel: panel["table"]["rows"][0]["unshifted (rank 1)"]  # noqa: E731
+    assert share(kept)["n"] == ended >= 1  # every answer is its end alone
+    assert share(cut) is None  # no position left: a dash, not NaN
+    assert "end of turn not counted" in cut["setting"]["ranks"]
 
 
 def test_shares_of_real_answers_add_up(models, tmp_path):

@@ -127,6 +127,14 @@ class AnswerShift:
         return asdict(self)
 
 
+def without_end(answer: AnswerShift) -> AnswerShift:
+    """``answer`` without its ``end`` positions (special tokens: the end of turn)."""
+    keep = [i for i, c in enumerate(answer.categories) if c != "end"]
+    fields = ("tokens", "ranks", "base_top", "self_ranks", "categories")
+    picked = {f: [getattr(answer, f)[i] for i in keep] for f in fields}
+    return AnswerShift(id=answer.id, family=answer.family, **picked)
+
+
 def over_answers(hits: Sequence, *, seed: int = 0, n_resamples: int = 2000) -> Estimate:
     """Pooled share of 1s in ``hits`` (one 0/1 array per answer), with a percentile bootstrap
     over answers (module docstring); answers with no positions drop out, ``n`` counts

@@ -185,7 +185,8 @@ def shift_panel(config, results: dict[str, list[AnswerShift]], classifier, self_
             f"({config.n_prompts or 'all'} per file, seed {config.seed}), greedy answers of "
             f"at most {config.max_new_tokens} tokens; positions per stage: "
             + ", ".join(f"{s} {sum(len(x.ranks) for x in a)}" for s, a in results.items()),
-            "ranks": f"ties {config.ties}; bands rank 1 / 2-3 / > 3",
+            "ranks": f"ties {config.ties}; bands rank 1 / 2-3 / > 3; end of turn "
+            + ("counted" if config.count_end else "not counted"),
             "stylistic tokens": f"classifier {classifier}",
             "aligned model's own top-1 share (pipeline check)": ", ".join(
                 f"{s} {v:.3f}" for s, v in self_top.items()
