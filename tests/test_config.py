@@ -193,3 +193,16 @@ def test_to_toml_quotes_keys_and_writes_lists_of_tables(tmp_path):
     text = to_toml(data)
     assert text == '"a b" = 1\nrows = [{x = 1}, {y = [2.5]}]\n\n[t]\n[t.u]\nv = "w"\n'
     assert tomllib.loads(text) == data
+
+
+@dataclass
+class WithTable:
+    classifier: dict[str, float] = field(default_factory=lambda: {"lr": 1e-3, "epochs": 8.0})
+
+
+def test_a_table_setting_goes_over_the_default_table_instead_of_replacing_it(tmp_path):
+    # --set classifier.lr=0.01 must not drop the table's other defaults (epochs 8 -> 1).
+    config = load_config(WithTable, None, ["classifier.lr=0.01"])
+    assert config.classifier == {"lr": 0.01, "epochs": 8.0}
+    assert load_config(Outer, None, ["rates.a=0.5"]).rates == {"a": 0.5}
+    assert from_dict(WithTable, to_dict(config)) == config

@@ -91,8 +91,14 @@ def _build(cls: type[C], data: dict, where: str) -> C:
             f"{prefix}unknown key {unknown[0]!r} for {cls.__name__}{_hint(unknown[0], fields)}"
         )
     values = {}
+    factories = {f.name: f.default_factory for f in dataclasses.fields(cls)}
     for name, value in data.items():
         key = f"{where}.{name}" if where else name
+        default = factories[name]
+        if isinstance(value, dict) and default is not dataclasses.MISSING:
+            base = default()
+            if isinstance(base, dict):  # a table's keys go over the default table's
+                value = {**base, **value}
         values[name] = _check(value, hints[name], key)
     return cls(**values)
 
