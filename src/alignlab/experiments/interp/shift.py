@@ -28,6 +28,7 @@ import json
 import os
 import random
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -265,7 +266,9 @@ def run_shift(config: ShiftConfig) -> tuple[dict, Path]:
     if config.threads:
         torch.set_num_threads(config.threads)
     prompts = read_prompts(config)
-    base_vocab = load_tokenizer(config.base_model).get_vocab()
+    with warnings.catch_warnings():  # only its vocabulary is read: no template is needed
+        warnings.filterwarnings("ignore", message=".*no chat template")
+        base_vocab = load_tokenizer(config.base_model).get_vocab()
     base_stamp = _stamp(config.base_model, None)
     models, results, classifier = _Models(config), {}, None
     digest = fingerprint([p["prompt"] for p in prompts], config.max_new_tokens)
