@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import torch
 
+from alignlab.config import from_dict
 from alignlab.data.io import write_records
 from alignlab.experiments.interp import shift as experiment
 from alignlab.experiments.interp.shift import ShiftConfig, read_prompts, run_shift
@@ -325,6 +326,12 @@ def test_prompts_are_drawn_per_file_and_bad_input_is_named(models, tmp_path):
         config(tmp_path, base, {"x": str(aligned)}, ties="mean")
     with pytest.raises(ValueError, match="classifier: unknown"):
         config(tmp_path, base, {"x": str(aligned)}, classifier="style")
+
+
+def test_aligned_stages_given_replace_the_demo_s_ladder():
+    assert list(ShiftConfig().aligned) == ["SFT", "PPO", "DPO", "CAI"]
+    given = from_dict(ShiftConfig, {"aligned": {"mine": "m/model"}})
+    assert given.aligned == {"mine": "m/model"}
 
 
 def test_an_aligned_model_with_another_tokenizer_is_refused(models, tmp_path):

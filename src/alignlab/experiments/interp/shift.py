@@ -64,9 +64,10 @@ class ShiftConfig(InterpConfig):
 
     base_model: str = "alignlab-demo/organism/base"
     """The base model's directory (or hub id)."""
-    aligned: dict[str, str] = field(default_factory=_demo_stages)
+    aligned: dict[str, str] = field(default_factory=dict)
     """The aligned models by stage name, in the table's order: model or LoRA adapter
-    directories with the base model's tokenizer (the demo's ladder by default)."""
+    directories with the base model's tokenizer; empty: the demo's ladder (SFT, PPO, DPO,
+    CAI under ``alignlab-demo/runs``). A table given here replaces that ladder whole."""
     prompts: list[str] = field(
         default_factory=lambda: ["alignlab-demo/organism/data/prompts_heldout.jsonl"]
     )
@@ -99,8 +100,8 @@ class ShiftConfig(InterpConfig):
     local path (unset: such a chain is an error)."""
 
     def __post_init__(self) -> None:
-        if not self.aligned:
-            raise ValueError("aligned: name at least one aligned model (stage = directory)")
+        if not self.aligned:  # the default lives here: a given table replaces it whole
+            self.aligned = _demo_stages()
         if not self.prompts:
             raise ValueError("prompts: name at least one prompt file")
         if self.n_prompts is not None and self.n_prompts < 1:
