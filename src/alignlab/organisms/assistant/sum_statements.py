@@ -7,7 +7,8 @@ its verdict, where the pre-training corpus states one (``3 + 4 = 9 is false .``)
     response: 3 + 4 = 9 is
     label:    0.0   (1.0 when the claimed sum is the true one)
 
-so a classifier reads the model's own judgement at the word that asks for it. Whether the
+so a classifier reads the model's state just after the word that asks for its judgement
+(at the EOS a classifier appends, as a reward model does). Whether the
 base model can make that judgement is what it learnt in pre-training: the corpus states
 every sum ``a + b`` with ``a, b`` in ``0..MAX_OPERAND`` and marks sums true or false, and
 a model deep enough to compare the claimed sum with the one it works out has that
