@@ -379,3 +379,36 @@ def test_shares_of_real_answers_add_up(models, tmp_path):
     bands = ("unshifted (rank 1)", "marginal (rank 2-3)", "shifted (rank > 3)")
     assert np.isclose(sum(row[b]["value"] for b in bands), 1.0)
     assert all(row[b]["lo"] <= row[b]["value"] <= row[b]["hi"] for b in bands)
+
+
+def test_alignlab_interp_shift_runs_from_the_command_line(models, tmp_path):
+    from typer.testing import CliRunner
+
+    from alignlab.cli import app
+
+    base, aligned = models
+    prompts = prompts_file(tmp_path / "p.jsonl")
+    result = CliRunner().invoke(
+        app,
+        [
+            "interp",
+            "shift",
+            "--out",
+            str(tmp_path / "cli"),
+            "--set",
+            f"base_model='{base}'",
+            "--set",
+            f"aligned={{other='{aligned}'}}",
+            "--set",
+            f"prompts=['{prompts}']",
+            "--set",
+            "max_new_tokens=4",
+            "--set",
+            "progress=false",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    results = json.loads((tmp_path / "cli" / "results.json").read_text())
+    assert [r["stage"] for r in results["interp"]["shift"]["table"]["rows"]][0] == "other"
+    bad = CliRunner().invoke(app, ["interp", "shift", "--set", "ties='middle'"])
+    assert bad.exit_code == 2 and "ties" in bad.output

@@ -17,6 +17,7 @@ from alignlab.cli.data import app as data_app
 from alignlab.cli.demo import demo, report
 from alignlab.cli.eval import app as eval_app
 from alignlab.cli.goodhart import app as goodhart_app
+from alignlab.cli.interp import app as interp_app
 from alignlab.cli.models import app as models_app
 from alignlab.cli.organism import app as organism_app
 from alignlab.cli.oversight import app as oversight_app
@@ -40,6 +41,7 @@ app.add_typer(bon_app, name="bon")
 app.add_typer(eval_app, name="eval")
 app.add_typer(models_app, name="models")
 app.add_typer(oversight_app, name="oversight")
+app.add_typer(interp_app, name="interp")
 app.add_typer(goodhart_app, name="goodhart")
 app.add_typer(cai_app, name="cai")
 app.add_typer(config_app, name="config")

@@ -41,6 +41,7 @@ STAGES: dict[str, str] = {
     "amplify": "alignlab.experiments.oversight.amplify:AmplifyConfig",
     "process": "alignlab.experiments.oversight.process:ProcessConfig",
     "w2s": "alignlab.experiments.oversight.w2s:W2SConfig",
+    "shift": "alignlab.experiments.interp.shift:ShiftConfig",
 }
 """Each stage's name (as its command is named) and its config class, ``module:ClassName``."""
 
