@@ -13,6 +13,7 @@ from alignlab.evals.suites import (
     jailbreak,
     refusal,
     sycophancy,
+    values,
     verbosity,
     world,
 )
@@ -41,6 +42,7 @@ SUITES = {
         Suite("jailbreak", jailbreak.task),
         Suite("verbosity", verbosity.task),
         Suite("agreement", agreement.task),
+        Suite("values", values.task),
         Suite("world-sycophancy", world.sycophancy_task, needs_organism=True),
         Suite("world-refusal", world.refusal_task, needs_organism=True),
         Suite("world-honesty", world.honesty_task, needs_organism=True),
