@@ -12,6 +12,7 @@ from alignlab.report import plots
 from alignlab.report.cells import cell, estimate_cell
 from alignlab.report.panels import PANEL_SECTIONS, panels_html
 from alignlab.report.reading import given, reading
+from alignlab.report.values import values_html
 
 LADDER_COLUMNS = {
     "gold": "gold utility ↑",
@@ -237,6 +238,7 @@ def render_html(results: dict) -> str:
             sections.append(panels_html(results[name], heading, name))
     if results.get("evaluations"):
         sections.append("<h2>Evaluations</h2>" + _evaluations(results["evaluations"]))
+        sections.append(values_html(results["evaluations"]))
     if any(row.get("samples") for row in results.get("ladder") or []):
         sections.append("<h2>Sample responses</h2>" + _samples(results["ladder"]))
     meta = " · ".join(

@@ -275,3 +275,34 @@ def panel_plot(curves: list[dict]) -> str | None:
         ax.set_title(textwrap.fill(curve.get("title", ""), 48), fontsize=8)
         ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2)
     return _png(plt, fig)
+
+
+def values_plot(profiles: list[tuple[str, dict]], order: tuple[str, ...]) -> str | None:
+    """Each run's centred value scores around Schwartz's circle (``order``), one closed line
+    per run with its 95% intervals as a band; the dashed circle is 0, the mean rating."""
+    profiles = [(n, p) for n, p in profiles if any(np.isfinite(_value(p.get(v))) for v in order)]
+    if not profiles:
+        return None
+    plt, fig, _ = _figure(1, width=5.6, height=5.2)
+    fig.clf()
+    ax = fig.add_subplot(projection="polar")
+    angles = np.linspace(0, 2 * np.pi, len(order), endpoint=False)
+    closed = np.r_[angles, angles[:1]]
+    values = [_value(p.get(v)) for _, p in profiles for v in order]
+    bounds = [p[v][k] for _, p in profiles for v in order if p.get(v) for k in ("lo", "hi")]
+    finite = [x for x in values + [b for b in bounds if b is not None] if np.isfinite(x)]
+    low, high = min([*finite, 0.0]), max([*finite, 0.0])
+    pad = 0.1 * (high - low or 1.0)
+    for color, (name, profile) in zip(COLORS, profiles, strict=False):
+        scores = np.array([_value(profile.get(v)) for v in order])
+        ax.plot(closed, np.r_[scores, scores[:1]], "o-", color=color, label=name, markersize=3)
+        lo = [(profile.get(v) or {}).get("lo") for v in order]
+        hi = [(profile.get(v) or {}).get("hi") for v in order]
+        if all(x is not None for x in lo + hi):
+            ax.fill_between(closed, np.r_[lo, lo[:1]], np.r_[hi, hi[:1]], color=color, alpha=0.15)
+    ax.plot(np.linspace(0, 2 * np.pi, 200), np.zeros(200), "--", color="gray", linewidth=0.8)
+    ax.set_xticks(angles, list(order), fontsize=8)
+    ax.set_ylim(low - pad, high + pad)
+    ax.set_title("centred value scores on Schwartz's circle", fontsize=9)
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.08), ncols=2)
+    return _png(plt, fig)
