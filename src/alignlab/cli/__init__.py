@@ -10,6 +10,7 @@ import os
 import typer
 
 from alignlab import __version__
+from alignlab.cli.boat import app as boat_app
 from alignlab.cli.bon import app as bon_app
 from alignlab.cli.cai import app as cai_app
 from alignlab.cli.config import app as config_app
@@ -42,6 +43,7 @@ app.add_typer(eval_app, name="eval")
 app.add_typer(models_app, name="models")
 app.add_typer(oversight_app, name="oversight")
 app.add_typer(interp_app, name="interp")
+app.add_typer(boat_app, name="boat")
 app.add_typer(goodhart_app, name="goodhart")
 app.add_typer(cai_app, name="cai")
 app.add_typer(config_app, name="config")

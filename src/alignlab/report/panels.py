@@ -7,7 +7,11 @@ protocols; ``interp``: the looks inside the model) maps an experiment's name (``
     {"title": str, "finding": str, "setting": {name: value}, "wall_s": float,
      "table": {"columns": [str], "rows": [{column: estimate | number | str | null}]},
      "curves": [{"title": str, "x": str, "y": str, "x_log": bool,
-                 "series": [{"name": str, "points": [{"x": number, "y": estimate}]}]}]}
+                 "series": [{"name": str, "points": [{"x": number, "y": estimate}]}]}],
+     "images": [{"title": str, "png_base64": str}]}
+
+``images`` (optional) are pictures the experiment drew itself (the boat's track with its
+visit counts), shown after the plots, each with its title as the caption.
 
 ``finding`` is what the run measured, in a sentence its code composes from the numbers
 (never a fixed claim); ``setting`` holds n, seeds and the models, shown as they are. An
@@ -18,15 +22,20 @@ finding, its setting, the table and one figure with a plot per curve (error bars
 
 from __future__ import annotations
 
+import base64
 from html import escape
 from typing import Any
 
 from alignlab.report import plots
 from alignlab.report.cells import cell
 
-PANEL_FIELDS = ("title", "finding", "setting", "wall_s", "table", "curves")
+PANEL_FIELDS = ("title", "finding", "setting", "wall_s", "table", "curves", "images")
 
-PANEL_SECTIONS = {"oversight": "Scalable oversight", "interp": "Inside the model"}
+PANEL_SECTIONS = {
+    "oversight": "Scalable oversight",
+    "interp": "Inside the model",
+    "boat": "The boat race",
+}
 """The results.json sections made of panels, each with its heading in the report."""
 
 
@@ -91,6 +100,24 @@ def check_panel(panel: Any, field: str) -> None:
                 _need(isinstance(point, dict), at, "expected an object")
                 _need(isinstance(point.get("x"), int | float), f"{at}.x", "expected a number")
                 _need(_is_estimate(point.get("y")), f"{at}.y", "expected an estimate object")
+    images = panel.get("images", [])
+    _need(isinstance(images, list), f"{field}.images", "expected a list")
+    for i, image in enumerate(images):
+        where = f"{field}.images[{i}]"
+        _need(isinstance(image, dict), where, "expected an object")
+        _need(isinstance(image.get("title"), str), f"{where}.title", "expected a string")
+        _need(
+            isinstance(image.get("png_base64"), str) and _is_base64(image["png_base64"]),
+            f"{where}.png_base64",
+            "expected a PNG as base64 text",
+        )
+
+
+def _is_base64(text: str) -> bool:
+    try:
+        return base64.b64decode(text, validate=True).startswith(b"\x89PNG")
+    except ValueError:
+        return False
 
 
 def _table(table: dict) -> str:
@@ -127,6 +154,12 @@ def panel_html(panel: dict, anchor: str) -> str:
     image = plots.panel_plot(panel.get("curves") or [])
     if image is not None:
         parts.append(f'<img alt="{escape(panel["title"])}" src="data:image/png;base64,{image}">')
+    for picture in panel.get("images") or []:
+        title = escape(picture["title"])
+        parts.append(
+            f'<figure><img alt="{title}" src="data:image/png;base64,{picture["png_base64"]}">'
+            f"<figcaption>{title}</figcaption></figure>"
+        )
     return "".join(parts)
 
 
