@@ -41,7 +41,7 @@ PANEL = "race"
 
 def _picture(result: dict, title: str, path: Path) -> bytes:
     greedy = result["greedy"]
-    caption = f"{title}: observed {greedy['observed']:g}, hidden {greedy['hidden']:g}"
+    caption = f"{title}\nobserved {greedy['observed']:g}, hidden {greedy['hidden']:g}"
     png = visits_png(Track(), visit_counts(map(tuple, greedy["cells"])), caption)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(png)

@@ -69,6 +69,24 @@ def _training_points(curves: list[list[dict]], key: str, every: int) -> list[dic
     ]
 
 
+def _root(kl: float) -> float:
+    """``sqrt(KL)``, the x of Gao et al.'s curves, to a tenth (the plot's tick labels)."""
+    return round(max(kl, 0.0) ** 0.5, 1)
+
+
+def _training_curve(title: str, fixes: list[Fix], curves: dict, seeds: int, every: int) -> dict:
+    return {
+        "title": f"{title} ({seeds} seeds)",
+        "x": "environment steps",
+        "y": "hidden performance",
+        "x_log": False,
+        "series": [
+            {"name": fix.name, "points": _training_points(curves[fix.name], "hidden", every)}
+            for fix in fixes
+        ],
+    }
+
+
 def goodhart_points(runs: dict[str, list[dict]], demonstrator: list[dict], fixes: list[Fix]):
     """``(kl, hidden, observed, label)`` of the demonstrator, the unleashed boat and each
     leashed one, in order of KL."""
@@ -169,24 +187,27 @@ def boat_panel(
                 for key, name in (("observed", "observed return"), ("hidden", "hidden performance"))
             ],
         })  # fmt: skip
-    curve_list.append({
-        "title": f"Hidden performance while training ({seeds} seeds)",
-        "x": "environment steps", "y": "hidden performance", "x_log": False,
-        "series": [
-            {"name": fix.name, "points": _training_points(curves[fix.name], "hidden", every)}
-            for fix in fixes
-        ],
-    })  # fmt: skip
-    if any(fix.kl_coef for fix in fixes):
+    leashed = [fix for fix in fixes if fix.kl_coef]
+    unleashed = [fix for fix in fixes if not fix.kl_coef]
+    groups = {
+        "the fixes": unleashed if any(f.name != "none" for f in unleashed) or not leashed else [],
+        "the KL leash": [f for f in unleashed if f.name == "none"] + leashed if leashed else [],
+    }
+    for name, group in groups.items():
+        if group:
+            curve_list.append(_training_curve(f"Hidden performance while training, {name}",
+                                              group, curves, seeds, every))  # fmt: skip
+    if leashed:
         points = goodhart_points(runs, demonstrator, fixes)
         curve_list.append({
-            "title": "The boat's Goodhart curve: the KL leash from strong to none",
-            "x": "KL to the demonstrator (nats a race)", "y": "return per race", "x_log": False,
+            "title": "The boat's Goodhart curve: from the demonstrator (KL 0) to no leash",
+            "x": "sqrt(KL to the demonstrator), KL in nats a race", "y": "return per race",
+            "x_log": False,
             "series": [
                 {"name": "hidden performance",
-                 "points": [{"x": kl, "y": h.to_dict()} for kl, h, _, _ in points]},
+                 "points": [{"x": _root(kl), "y": h.to_dict()} for kl, h, _, _ in points]},
                 {"name": "observed return",
-                 "points": [{"x": kl, "y": o.to_dict()} for kl, _, o, _ in points]},
+                 "points": [{"x": _root(kl), "y": o.to_dict()} for kl, _, o, _ in points]},
             ],
         })  # fmt: skip
     return {

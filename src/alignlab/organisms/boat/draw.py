@@ -30,7 +30,7 @@ def visits_figure(track: Track, visits: dict[Cell, int], title: str = "") -> Fig
     grid = np.full(track.shape, np.nan)
     for cell in track.cells:
         grid[cell] = visits.get(cell, 0)
-    fig = Figure(figsize=(3.6, 3.9))
+    fig = Figure(figsize=(3.8, 3.4))
     ax = fig.subplots()
     walls = np.where(np.isnan(grid), 1.0, np.nan)
     ax.imshow(walls, cmap="Greys", vmin=0, vmax=2.5)
