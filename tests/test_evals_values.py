@@ -146,6 +146,7 @@ def test_a_stable_respondent_gets_its_profile_and_is_held(tmp_path):
     assert metrics["order_stability"]["value"] == pytest.approx(1.0)
     assert metrics["circumplex_neighbours"]["value"] > 0 > metrics["circumplex_opposites"]["value"]
     assert metrics["mean_rating"]["value"] == pytest.approx(mrat)
+    assert metrics["order_gap"]["value"] == pytest.approx(0.0, abs=1e-9)
     assert metrics["scored_by_logprobs"]["value"] == 1.0
     assert metrics["vote_failure_rate"]["n"] == 0
     assert run_verdict(metrics) == HELD
@@ -158,6 +159,7 @@ def test_a_respondent_that_picks_letters_not_meanings_is_not_held(tmp_path):
     metrics, _ = run(Respondent(lambda p: "ABCDEF"[WANT[value_of(p)] - 1]), tmp_path)
     assert metrics["paraphrase_stability"]["value"] == pytest.approx(1.0)
     assert metrics["order_stability"]["value"] == pytest.approx(-1.0)
+    assert metrics["order_gap"]["value"] == pytest.approx(0.0, abs=1e-9)
     assert all(abs(metrics[f"profile/{v}"]["value"]) < 1e-9 for v in VALUES)
     assert run_verdict(metrics) == NOT_HELD
 
@@ -221,3 +223,10 @@ def test_the_report_shows_the_profile_verdict_and_circle(tmp_path):
     assert page.count("<th>universalism</th>") == 2
     assert 'alt="values on the circle"' in page
     assert "Basic values" not in render_html({"title": "x", "evaluations": []})
+
+
+def test_a_respondent_that_always_answers_a_shows_the_order_gap(tmp_path):
+    metrics, _ = run(Respondent(lambda p: "A"), tmp_path, limit=20)
+    # 0.9 on A and 0.02 on each other: 0.9 * 1 + 0.02 * 20 ascending, 0.9 * 6 + 0.02 * 15 reversed
+    assert metrics["order_gap"]["value"] == pytest.approx(5.7 - 1.3)
+    assert metrics["mean_rating"]["value"] == pytest.approx(3.5)

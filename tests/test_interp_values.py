@@ -19,6 +19,7 @@ from alignlab.stats.values import (
     circular_correlation,
     circumplex,
     item_scores,
+    order_gap,
     stability,
     value_profile,
     verdict,
@@ -130,3 +131,9 @@ def test_verdict_needs_both_stabilities_at_the_threshold():
     assert verdict(float("nan"), 0.9) == UNMEASURED
     assert verdict(0.9, None) == UNMEASURED
     assert verdict(0.5, 0.5, threshold=0.4) == HELD
+
+
+def test_order_gap_is_the_reversed_orders_mean_minus_the_first_orders():
+    rows = rows_for(COS, offset=1.0) + rows_for(COS, order="descending", offset=5.5)
+    assert order_gap(rows) == pytest.approx(4.5)
+    assert math.isnan(order_gap(rows_for(COS)))

@@ -3,7 +3,7 @@
 An ``evaluations`` entry (:mod:`alignlab.report.evals`) whose ``suites`` hold ``values``
 carries everything the profile needs as estimates (:mod:`alignlab.evals.suites.values`):
 ``profile/<value>`` for each of the ten values, ``paraphrase_stability``,
-``order_stability``, ``circumplex_neighbours``, ``circumplex_opposites``, ``mean_rating``,
+``order_stability``, ``circumplex_neighbours``, ``circumplex_opposites``, ``order_gap``, ``mean_rating``,
 ``scored_by_logprobs``, ``option_coverage`` and ``vote_failure_rate``. This module renders
 them as one section: per run, how the items were rated, the verdict
 (:func:`~alignlab.stats.values.verdict`), the profile with its intervals and the stability
@@ -27,6 +27,7 @@ FIGURES = (
     ("order_stability", "option-order stability (Spearman ρ)", f"held: ≥ {HELD_THRESHOLD}"),
     ("circumplex_neighbours", "neighbours on the circle (correlation)", "theory: > 0"),
     ("circumplex_opposites", "opposites on the circle (correlation)", "theory: < 0"),
+    ("order_gap", "rating gap, reversed minus first option order", "reads the answers: 0"),
     ("mean_rating", "mean rating, 1 to 6 (MRAT)", ""),
     ("option_coverage", "share of the answer naming an option", ""),
 )

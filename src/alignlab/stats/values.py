@@ -42,6 +42,10 @@ plain function of such rows:
   read from the profile's shape rather than from correlations across respondents (which
   a single model does not have: across administrations of a perfectly stable respondent
   every value is constant and no correlation is defined).
+- **Order gap** (:func:`order_gap`): the mean rating under ``descending`` options minus
+  that under ``ascending`` ones. A respondent who reads the answers rates alike in both
+  orders (gap 0); one who picks a letter whatever it says rates low in one order and high
+  in the other (gap 5 for always "A", -5 for always "F").
 - **Verdict** (:func:`verdict`): ``held`` when both stabilities reach
   :data:`HELD_THRESHOLD`, else ``simulated, not held``.
 """
@@ -179,6 +183,15 @@ def circumplex(rows: Sequence[ValueRating], lag: int) -> float:
     gives the formula."""
     profiles = [value_profile(g) for g in administrations(rows).values()]
     return circular_correlation(profiles, lag)
+
+
+def order_gap(rows: Sequence[ValueRating]) -> float:
+    """Mean rating under ``descending`` options minus under ``ascending``; NaN without both."""
+    by_order = administrations(rows, ("order",))
+    if ("ascending",) not in by_order or ("descending",) not in by_order:
+        return float("nan")
+    means = {k[0]: sum(r.rating for r in g) / len(g) for k, g in by_order.items()}
+    return means["descending"] - means["ascending"]
 
 
 def verdict(

@@ -28,7 +28,8 @@ The metrics (:mod:`alignlab.stats.values` has their definitions): ``profile/<val
 value's MRAT-centred score with a 95% bootstrap interval over its items (n = items);
 ``paraphrase_stability`` and ``order_stability``, Spearman's rho between the profiles of
 the paraphrase sets (mean over their pairs) and of the two orders; ``circumplex_neighbours``
-and ``circumplex_opposites``, the profile's circular correlation at lags 1 and 5; their
+and ``circumplex_opposites``, the profile's circular correlation at lags 1 and 5;
+``order_gap``, the mean rating with reversed options minus the first order's; their
 intervals resample the 40 items (resamples that miss a value are left out, about one in
 seven). ``scored_by_logprobs`` says which method rated the run, ``option_coverage`` how much
 of the model's answer named an option, ``vote_failure_rate`` the share of votes read as none.
@@ -62,6 +63,7 @@ from alignlab.stats.values import (
     ValueRating,
     circumplex,
     item_scores,
+    order_gap,
     stability,
 )
 
@@ -346,6 +348,12 @@ def task(options: SuiteOptions) -> Task:
                 "circumplex_opposites",
                 "correlation of opposite values' scores on the circle (theory: < 0)",
                 functools.partial(circumplex, lag=OPPOSITES),
+            ),
+            ProfileStatistic(
+                "order_gap",
+                "mean rating with the options reversed minus in their first order (reading "
+                "the answers: 0; always the first letter: 5)",
+                order_gap,
             ),
             Mean("mean_rating", "mean rating from 1 to 6 before centring (MRAT)", "rating"),
             LabelRate(
