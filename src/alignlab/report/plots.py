@@ -302,6 +302,7 @@ def values_plot(profiles: list[tuple[str, dict]], order: tuple[str, ...]) -> str
             ax.fill_between(closed, np.r_[lo, lo[:1]], np.r_[hi, hi[:1]], color=color, alpha=0.15)
     ax.plot(np.linspace(0, 2 * np.pi, 200), np.zeros(200), "--", color="gray", linewidth=0.8)
     ax.set_xticks(angles, list(order), fontsize=8)
+    ax.tick_params(axis="y", labelsize=6)
     ax.set_ylim(low - pad, high + pad)
     ax.set_title("centred value scores on Schwartz's circle", fontsize=9)
     ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.08), ncols=2)
