@@ -41,8 +41,9 @@ summaries (``alignlab eval run``) shown as they are.
 :mod:`alignlab.report.real` (checked by :func:`check_real`).
 
 ``oversight``: ``{protocol: panel}``, the scalable-oversight lab's results (``alignlab
-oversight debate|amplify|process|w2s``), and ``interp``: ``{experiment: panel}``, the looks
-inside the model (``alignlab interp ...``): each a panel of :mod:`alignlab.report.panels`.
+oversight debate|amplify|process|w2s``), ``interp``: ``{experiment: panel}``, the looks
+inside the model (``alignlab interp ...``), and ``boat``: the boat race's specification
+gaming and its fixes (``alignlab boat train``): each a panel of :mod:`alignlab.report.panels`.
 """
 
 from __future__ import annotations
