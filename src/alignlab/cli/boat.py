@@ -44,8 +44,7 @@ def show(
     set_: list[str] = SET,
     out: Path = OUT,
 ) -> None:
-    """Draw a trained boat's greedy race on the track (visits per cell) and print its
-    observed return and hidden performance, sampled and greedy."""
+    """Draw a trained boat's greedy race (visits per cell); print its returns."""
     module, cls, function = SHOW.split(":")
     loaded = importlib.import_module(module)
     settings = load_settings(getattr(loaded, cls), config, set_, {"output_dir": out})
