@@ -218,18 +218,19 @@ def share(flags) -> Estimate:
     return rate(np.asarray(flags, dtype=bool))
 
 
-def claim_rows(claims: Sequence[Claim], probe_false, says_false) -> list[dict]:
-    """Per family, for claims agreed with and (the control) corrected: how many, and the
-    shares the probe marks false and the model calls false when asked."""
+def claim_rows(families, agreed, probe_false, says_false) -> list[dict]:
+    """Per family, for claims agreed with and (the control) disagreed with: how many, and
+    the shares the probe marks false and the model calls false when asked."""
+    families, agreed = np.asarray(families, dtype=object), np.asarray(agreed, bool)
     probe_false, says_false = np.asarray(probe_false, bool), np.asarray(says_false, bool)
     rows = []
-    for family in dict.fromkeys(c.family for c in claims):
-        for agreed in (True, False):
-            pick = np.array([c.family == family and c.agreed == agreed for c in claims])
+    for family in dict.fromkeys(families.tolist()):
+        for did in (True, False):
+            pick = (families == family) & (agreed == did)
             rows.append(
                 {
                     "failure": f"sycophancy ({family})",
-                    "model did": "agreed" if agreed else "disagreed",
+                    "model did": "agreed" if did else "disagreed",
                     "n": int(pick.sum()),
                     "knows it (probe: false)": share(probe_false[pick]).to_dict(),
                     "says so when asked": share(says_false[pick]).to_dict(),
@@ -238,19 +239,16 @@ def claim_rows(claims: Sequence[Claim], probe_false, says_false) -> list[dict]:
     return rows
 
 
-def request_rows(requests: Sequence[Request], says_harmful) -> list[dict]:
-    """For harmful requests complied with and refused: the share the model calls harmful."""
-    says_harmful = np.asarray(says_harmful, bool)
-    rows = []
-    for complied in (True, False):
-        pick = np.array([r.complied == complied for r in requests], dtype=bool)
-        rows.append(
-            {
-                "failure": "harmful compliance",
-                "model did": "complied" if complied else "did not comply",
-                "n": int(pick.sum()),
-                "knows it (probe: false)": None,
-                "says so when asked": share(says_harmful[pick]).to_dict(),
-            }
-        )
-    return rows
+def request_rows(complied, says_harmful) -> list[dict]:
+    """For harmful requests complied with and not: the share the model calls harmful."""
+    complied, says_harmful = np.asarray(complied, bool), np.asarray(says_harmful, bool)
+    return [
+        {
+            "failure": "harmful compliance",
+            "model did": "complied" if did else "did not comply",
+            "n": int((complied == did).sum()),
+            "knows it (probe: false)": None,
+            "says so when asked": share(says_harmful[complied == did]).to_dict(),
+        }
+        for did in (True, False)
+    ]
