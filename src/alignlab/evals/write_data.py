@@ -12,13 +12,14 @@ from alignlab.evals.suites import (
     jailbreak,
     refusal,
     sycophancy,
+    values,
     verbosity,
 )
 
 
 def builders() -> dict:
     """Each shipped dataset's name and the function that builds it."""
-    modules = (sycophancy, refusal, honesty, bias, jailbreak, verbosity, agreement)
+    modules = (sycophancy, refusal, honesty, bias, jailbreak, verbosity, agreement, values)
     return {m.DATASET: m.build_samples for m in modules}
 
 

@@ -45,9 +45,8 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 
-from alignlab.data.io import write_records
 from alignlab.data.records import Sample, text_of
-from alignlab.evals.datasets import DATA_DIR, load_samples
+from alignlab.evals.datasets import load_samples
 from alignlab.evals.metrics import LabelRate, Mean, bootstrap_records
 from alignlab.evals.options import SuiteOptions
 from alignlab.evals.records import EvalRecord, Score
@@ -367,6 +366,3 @@ def task(options: SuiteOptions) -> Task:
         ),
     )
 
-
-if __name__ == "__main__":
-    print(write_records(DATA_DIR / f"{DATASET}.jsonl", build_samples()), "samples")
