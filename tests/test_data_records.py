@@ -367,3 +367,22 @@ def test_implicit_prompt_split_keeps_shared_assistant_turns_in_the_replies():
     a2 = {"role": "assistant", "content": "more"}
     c = Comparison.from_dict({"chosen": [USER, ANSWER], "rejected": [USER, ANSWER, a2]})
     assert (c.prompt, c.chosen, c.rejected) == ([USER], [ANSWER], [ANSWER, a2])
+
+
+def test_iter_objects_names_file_line_and_field_of_a_bad_row(tmp_path):
+    from alignlab.data.io import iter_objects
+
+    path = tmp_path / "rows.jsonl"
+    path.write_text('{"q": "a", "n": 1}\n\n{"q": "b"}\n')
+    assert [(w, r["q"]) for w, r in iter_objects(path, ("q",))] == [
+        (f"{path}:1", "a"),
+        (f"{path}:3", "b"),
+    ]
+    for bad, message in (
+        ('{"q": " "}', r":2: q: expected a non-empty string"),
+        ("[1, 2]", r":2: expected an object"),
+        ('{"q": ', r":2: <json>: bad JSON"),
+    ):
+        path.write_text('{"q": "a"}\n' + bad + "\n")
+        with pytest.raises(ValueError, match=message):
+            list(iter_objects(path, ("q",)))

@@ -260,6 +260,23 @@ def parse(obj: Any, kind: Kind | None) -> Record:
     return RECORD_TYPES[kind].from_dict(obj)
 
 
+def iter_objects(path: str | Path, text_fields: Iterable[str] = ()) -> Iterator[tuple[str, dict]]:
+    """Yield ``(where, row)`` for each row of a file of plain objects that are no record
+    kind of their own (a passage file, a statement set), ``where`` naming file and line;
+    a line that is no JSON object, or whose ``text_fields`` are not non-empty strings,
+    raises ``ValueError`` naming file, line and field."""
+    for number, row in iter_raw(path):
+        where = f"{path}:{number}"
+        if isinstance(row, BadLine):
+            raise ValueError(f"{where}: {row.field}: {row.message}")
+        if not isinstance(row, dict):
+            raise ValueError(f"{where}: expected an object")
+        for name in text_fields:
+            if not isinstance(row.get(name), str) or not row[name].strip():
+                raise ValueError(f"{where}: {name}: expected a non-empty string")
+        yield where, row
+
+
 def iter_records(path: str | Path, kind: Kind | None = None) -> Iterator[Record]:
     """Stream parsed records; the first bad record raises :class:`RecordFileError`
     naming its file, line and fields. Use :func:`alignlab.data.validate.validate`

@@ -19,8 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from alignlab.data.io import iter_raw
-from alignlab.data.jsonlines import BadLine
+from alignlab.data.io import iter_objects
 from alignlab.oversight.debate import Turn
 
 QUOTE = re.compile(r"<quote>(.*?)</quote>", re.DOTALL)
@@ -40,18 +39,10 @@ class Passage:
 
 def read_passages(path: str | Path) -> list[Passage]:
     """The questions of a passage file (JSONL, Parquet or a datasets directory, read as
-    :func:`~alignlab.data.io.iter_raw` reads records); a bad line raises ``ValueError``
+    :func:`~alignlab.data.io.iter_objects` reads them); a bad line raises ``ValueError``
     naming file, line and field."""
     items = []
-    for number, row in iter_raw(path):
-        where = f"{path}:{number}"
-        if isinstance(row, BadLine):
-            raise ValueError(f"{where}: {row.field}: {row.message}")
-        if not isinstance(row, dict):
-            raise ValueError(f"{where}: expected an object")
-        for name in ("passage", "question"):
-            if not isinstance(row.get(name), str) or not row[name].strip():
-                raise ValueError(f"{where}: {name}: expected a non-empty string")
+    for where, row in iter_objects(path, ("passage", "question")):
         answers = row.get("answers")
         if not (
             isinstance(answers, list)
