@@ -42,6 +42,8 @@ STAGES: dict[str, str] = {
     "process": "alignlab.experiments.oversight.process:ProcessConfig",
     "w2s": "alignlab.experiments.oversight.w2s:W2SConfig",
     "shift": "alignlab.experiments.interp.shift:ShiftConfig",
+    "probe": "alignlab.experiments.interp.probe:ProbeConfig",
+    "capability": "alignlab.experiments.interp.capability:CapabilityConfig",
     "boat": "alignlab.experiments.boat:BoatConfig",
 }
 """Each stage's name (as its command is named) and its config class, ``module:ClassName``."""
