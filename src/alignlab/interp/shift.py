@@ -47,6 +47,7 @@ from alignlab.interp.shift_tokens import STYLISTIC
 from alignlab.models.adapters import adapter_base, is_adapter_dir, merge_adapter
 from alignlab.models.loading import load_causal_lm
 from alignlab.models.sequences import EncodedPair, collate, forward_logits
+from alignlab.registry import registrar
 from alignlab.stats import Estimate, bootstrap_ci, clopper_pearson, rate
 
 BANDS = {"unshifted": (1, 1), "marginal": (2, 3), "shifted": (4, None)}
@@ -58,16 +59,8 @@ TieRule = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 TIE_RULES: dict[str, TieRule] = {}
 
 
-def register_tie_rule(name: str) -> Callable[[TieRule], TieRule]:
-    """Register how a token's rank counts the tokens whose logit equals its own."""
-
-    def register(rule: TieRule) -> TieRule:
-        if name in TIE_RULES:
-            raise ValueError(f"a tie rule named {name!r} is already registered")
-        TIE_RULES[name] = rule
-        return rule
-
-    return register
+register_tie_rule = registrar(TIE_RULES, "tie rule")
+"""Register how a token's rank counts the tokens whose logit equals its own."""
 
 
 @register_tie_rule("min")

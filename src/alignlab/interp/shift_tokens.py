@@ -25,6 +25,7 @@ from alignlab.organisms.assistant.world import (
     TOPICS,
     UNKNOWN_PLACES,
 )
+from alignlab.registry import registrar
 
 STYLISTIC = frozenset(
     {"end", "whitespace", "punctuation", "function", "stance", "discourse", "refusal", "filler"}
@@ -37,14 +38,8 @@ TokenClassifier = Callable[[str, bool], str]
 TOKEN_CLASSIFIERS: dict[str, TokenClassifier] = {}
 
 
-def register_token_classifier(name: str) -> Callable[[TokenClassifier], TokenClassifier]:
-    def register(classifier: TokenClassifier) -> TokenClassifier:
-        if name in TOKEN_CLASSIFIERS:
-            raise ValueError(f"a token classifier named {name!r} is already registered")
-        TOKEN_CLASSIFIERS[name] = classifier
-        return classifier
-
-    return register
+register_token_classifier = registrar(TOKEN_CLASSIFIERS, "token classifier")
+"""Register a rule saying which category a token's text falls in."""
 
 
 def _words(*texts: str) -> frozenset[str]:

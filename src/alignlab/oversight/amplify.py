@@ -41,6 +41,7 @@ from typing import Protocol
 
 from alignlab.data.records import Demonstration
 from alignlab.models.backends import Backend, GenerationRequest
+from alignlab.registry import registrar
 
 Node = int | tuple["Node", ...]
 """A decomposition tree: an operand, or a question about the sum of its children."""
@@ -74,16 +75,8 @@ class SumLanguage(Protocol):
 STRATEGIES: dict[str, Strategy] = {}
 
 
-def register_strategy(name: str) -> Callable[[Strategy], Strategy]:
-    """Register a decomposition strategy under ``name``."""
-
-    def register(strategy: Strategy) -> Strategy:
-        if name in STRATEGIES:
-            raise ValueError(f"a decomposition strategy named {name!r} is already registered")
-        STRATEGIES[name] = strategy
-        return strategy
-
-    return register
+register_strategy = registrar(STRATEGIES, "decomposition strategy")
+"""Register a decomposition strategy under its names."""
 
 
 def strategy(name: str) -> Strategy:

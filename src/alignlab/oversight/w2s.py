@@ -41,6 +41,7 @@ from alignlab.config import from_dict
 from alignlab.data.io import read_records, write_records
 from alignlab.data.records import Labelled
 from alignlab.models.adapters import is_model_dir
+from alignlab.registry import registrar
 from alignlab.trainers.classifier import ClassifierConfig, correct_probs, train_classifier
 
 ROWS = ("weak", "w2s_naive", "w2s_confidence", "ceiling")
@@ -52,17 +53,8 @@ LabelRule = Callable[[np.ndarray], np.ndarray]
 LABEL_RULES: dict[str, LabelRule] = {}
 
 
-def register_label_rule(*names: str) -> Callable[[LabelRule], LabelRule]:
-    """Register how a supervisor's ``p(correct)`` becomes the student's target, by name."""
-
-    def register(rule: LabelRule) -> LabelRule:
-        for name in names:
-            if name in LABEL_RULES:
-                raise ValueError(f"a label rule named {name!r} is already registered")
-            LABEL_RULES[name] = rule
-        return rule
-
-    return register
+register_label_rule = registrar(LABEL_RULES, "label rule")
+"""Register how a supervisor's ``p(correct)`` becomes the student's target, by name."""
 
 
 @register_label_rule("soft")

@@ -34,6 +34,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from numpy.typing import ArrayLike
 
+from alignlab.registry import registrar
+
 Statistic = Callable[..., np.ndarray]
 RateInterval = Callable[[ArrayLike, ArrayLike, float], tuple[np.ndarray, np.ndarray]]
 """``(successes, n, level) -> (lo, hi)``, elementwise over arrays of counts."""
@@ -50,17 +52,8 @@ DEFAULT_RATE_INTERVAL = "clopper-pearson"
 0.1, 0.5}; Wilson does not (0.924 at n = 20, p = 0.05). See tests/test_intervals.py."""
 
 
-def register_rate_interval(*names: str) -> Callable[[RateInterval], RateInterval]:
-    """Register a binomial interval ``(successes, n, level) -> (lo, hi)`` under ``names``."""
-
-    def register(interval: RateInterval) -> RateInterval:
-        for name in names:
-            if name in RATE_INTERVALS:
-                raise ValueError(f"a rate interval named {name!r} is already registered")
-            RATE_INTERVALS[name] = interval
-        return interval
-
-    return register
+register_rate_interval = registrar(RATE_INTERVALS, "rate interval")
+"""Register a binomial interval ``(successes, n, level) -> (lo, hi)`` under names."""
 
 
 @register_rate_interval("clopper-pearson")
