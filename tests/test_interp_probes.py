@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from alignlab.experiments.interp.probe import STATED, ProbeConfig, run_probe
+from alignlab.experiments.interp.probe import RANKED, STATED, ProbeConfig, run_probe
 from alignlab.interp.probes import (
     C_GRID,
     PACKAGE_STATEMENTS,
@@ -237,6 +237,7 @@ def test_the_probe_experiment_end_to_end_and_from_its_caches(lm_dir, tmp_path, m
     assert page.exists() and "interp" in json.loads((tmp_path / "out" / "results.json").read_text())
     assert [r["method"] for r in panel["table"]["rows"]] == ["logistic", "mean_difference", "ccs"]
     assert all(r["best-layer accuracy"]["n"] == len(rows) for r in panel["table"]["rows"])
+    assert all(r[RANKED]["n"] == len(rows) for r in panel["table"]["rows"])
     (curve,) = panel["curves"]
     assert [s["name"] for s in curve["series"]][-1] == STATED and len(
         curve["series"][0]["points"]

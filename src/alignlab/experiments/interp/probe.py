@@ -45,6 +45,7 @@ from alignlab.progress import progress_bar
 from alignlab.stats import Estimate, paired_difference, rate
 
 STATED = "stated judgement"
+RANKED = "stated, median threshold"
 
 
 @dataclass
@@ -150,6 +151,9 @@ def probe_model(config: ProbeConfig, model: str, source: str) -> dict:
     if config.stated:
         p_true, coverage = _stated(config, model, statements, language)
         out["stated"], out["coverage"] = (p_true > 0.5) == labels, float(coverage.mean())
+        # The same answers without their bias: the statements above the median p(true) read
+        # as true, so a model that ranks them right but leans to one option is not penalized.
+        out["stated_ranked"] = (p_true > np.median(p_true)) == labels
     return out
 
 
@@ -214,8 +218,9 @@ def _sentence(result: dict) -> str:
     where, diff = _versus(result["hits"][method][layer], result["stated"])
     return (
         f"{text}; it is {where} the model's stated judgement {rate(result['stated'])} "
-        f"(probe minus stated {diff.value:+.3f} [{diff.lo:+.3f}, {diff.hi:+.3f}]), where "
-        "Azaria & Mitchell find the probe above."
+        f"(probe minus stated {diff.value:+.3f} [{diff.lo:+.3f}, {diff.hi:+.3f}]; "
+        f"{rate(result['stated_ranked']).value:.3f} with the answers thresholded at their median "
+        "p(true)), where Azaria & Mitchell find the probe above."
     )
 
 
@@ -237,6 +242,7 @@ def probe_panel(config: ProbeConfig, results: list[dict]) -> dict:
                     "best-layer accuracy": accuracy[best].to_dict(),
                     f"middle layer ({middle})": accuracy[middle].to_dict(),
                     STATED: None if stated is None else stated.to_dict(),
+                    RANKED: None if stated is None else rate(result["stated_ranked"]).to_dict(),
                     "best minus stated": None if diff is None else diff.to_dict(),
                 }
             )
@@ -260,7 +266,7 @@ def probe_panel(config: ProbeConfig, results: list[dict]) -> dict:
         )
     columns = ["model", "method", "best layer", "best-layer accuracy"]
     columns += list(dict.fromkeys(k for r in rows for k in r if k.startswith("middle")))
-    columns += [STATED, "best minus stated"]
+    columns += [STATED, RANKED, "best minus stated"]
     return {
         "title": "Truth probes on held-out topics against the stated judgement",
         "finding": " ".join(_sentence(r) for r in results),
