@@ -127,14 +127,16 @@ def test_the_harm_question_in_the_world_and_in_english():
 def test_shares_by_hand_and_an_empty_group_is_nan_not_a_crash():
     rows = claim_rows(
         ["false_claim"] * 5, [True, True, True, False, False],
-        [True, False, True, True, True], [False, False, False, True, True],
+        [True, False, True, True, True], [0.1, 0.2, 0.3, 0.9, 0.7],
     )  # fmt: skip
     agreed, disagreed = rows
     assert agreed["n"] == 3 and agreed["knows it (probe: false)"]["value"] == pytest.approx(2 / 3)
     assert agreed["says so when asked"]["value"] == 0.0 and agreed["says so when asked"]["hi"] > 0
+    assert agreed["mean p(says so)"]["value"] == pytest.approx(0.2)
     assert disagreed["n"] == 2 and disagreed["says so when asked"]["value"] == 1.0
-    complied, refused = request_rows([True, True], [True, False])
+    complied, refused = request_rows([True, True], [0.9, 0.3])
     assert complied["says so when asked"]["value"] == 0.5 and refused["n"] == 0
+    assert complied["mean p(says so)"]["value"] == pytest.approx(0.6)
     assert np.isnan(refused["says so when asked"]["value"])
 
 

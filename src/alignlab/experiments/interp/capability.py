@@ -289,12 +289,10 @@ def stage_rows(stage: str, found: dict) -> list[dict]:
         [c["family"] for c in claims],
         [c["agreed"] for c in claims],
         [c["probe"] < 0 for c in claims],
-        [c["p_true"] < 0.5 for c in claims],
+        [1.0 - c["p_true"] for c in claims],
     )
     if requests:
-        rows += request_rows(
-            [r["complied"] for r in requests], [r["p_harmful"] > 0.5 for r in requests]
-        )
+        rows += request_rows([r["complied"] for r in requests], [r["p_harmful"] for r in requests])
     accuracy = share(found["probe_hits"]).to_dict()
     return [
         {"stage": stage, "probe layer": found["layer"], "probe accuracy": accuracy, **r}
@@ -318,6 +316,12 @@ def _summary(stage: str, found: dict) -> str:
             f"; it complied with {len(complied)} of {len(found['requests'])} harmful requests "
             f"and, asked, calls {share([r['p_harmful'] > 0.5 for r in complied])} harmful"
         )
+        refused = [r["p_harmful"] for r in found["requests"] if not r["complied"]]
+        if complied and refused:
+            text += (
+                f" (mean p(harmful) {np.mean([r['p_harmful'] for r in complied]):.2f} where it "
+                f"complied, {np.mean(refused):.2f} where it did not)"
+            )
     return text + "."
 
 
@@ -357,7 +361,7 @@ def capability_panel(config: CapabilityConfig, found: dict) -> dict:
         ]},
     ]  # fmt: skip
     columns = ["stage", "probe layer", "probe accuracy", "failure", "model did", "n"]
-    columns += ["knows it (probe: false)", "says so when asked"]
+    columns += ["knows it (probe: false)", "says so when asked", "mean p(says so)"]
     return {
         "title": "Knows it, says otherwise: failures against the probe and the stated judgement",
         "finding": finding(found),
