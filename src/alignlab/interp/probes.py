@@ -42,8 +42,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import log_loss
 from sklearn.model_selection import GroupKFold
 
-from alignlab.data.io import iter_raw
-from alignlab.data.jsonlines import BadLine
+from alignlab.data.io import iter_objects
 from alignlab.organisms.assistant.world import MAX_OPERAND, wrong_sum
 
 PACKAGE_STATEMENTS = Path(__file__).parent / "data" / "statements.jsonl"
@@ -68,15 +67,7 @@ def read_statements(path: str | Path) -> list[Statement]:
     """Statements from a JSONL (or Parquet, datasets) file of ``{"statement": str, "label":
     true | false (or 1 | 0), "topic": str}``; a bad line is an error naming file, line, field."""
     out = []
-    for number, row in iter_raw(path):
-        where = f"{path}:{number}"
-        if isinstance(row, BadLine):
-            raise ValueError(f"{where}: {row.field}: {row.message}")
-        if not isinstance(row, dict):
-            raise ValueError(f"{where}: expected an object")
-        for name in ("statement", "topic"):
-            if not isinstance(row.get(name), str) or not row[name].strip():
-                raise ValueError(f"{where}: {name}: expected a non-empty string")
+    for where, row in iter_objects(path, ("statement", "topic")):
         label = row.get("label")
         if label not in (True, False, 0, 1) or isinstance(label, float):
             raise ValueError(f"{where}: label: expected true or false, got {label!r}")
