@@ -33,7 +33,7 @@ from alignlab.config import fingerprint, to_dict
 from alignlab.evals import RunConfig, SuiteOptions, build_tasks, read_eval_records, run_eval
 from alignlab.evals.task import Task
 from alignlab.experiments.interp.base import InterpConfig, publish
-from alignlab.experiments.interp.probe import short_name
+from alignlab.experiments.interp.probe import layer_features, short_name
 from alignlab.interp.capability import (
     REAL_SUITES,
     WORLD_SUITES,
@@ -49,14 +49,12 @@ from alignlab.interp.capability import (
 from alignlab.interp.probes import (
     PROBES,
     WORLD_FORM,
-    Features,
-    contrast_texts,
     cross_fit,
     load_statements,
 )
 from alignlab.models.adapters import is_model_dir
 from alignlab.models.backends.hf import HFBackend
-from alignlab.models.hidden import POSITIONS, collect_hidden_states, model_identity
+from alignlab.models.hidden import POSITIONS, model_identity
 from alignlab.progress import progress_bar
 
 LADDER = {
@@ -186,27 +184,16 @@ def _layer_probe(config: CapabilityConfig, model: str, claims) -> dict:
         source, false_per_true=config.false_per_true, seed=config.seed, form=config.world_form
     )
     texts = [s.text for s in statements] + [c.statement.text for c in claims]
-    contrast = config.probe == "ccs"
-    pos, neg = contrast_texts(texts, language) if contrast else ([], [])
-    states = collect_hidden_states(
-        model,
-        texts + pos + neg,
-        position=config.position,
-        batch_size=config.batch_size,
-        cache_dir=Path(config.output_dir) / "hidden",
-        progress=config.progress,
-    )
+    per_layer = layer_features(config, model, texts, language, contrast=config.probe == "ccs")
     n, m = len(statements), len(texts)
     labels = np.array([s.label for s in statements])
     topics = [s.topic for s in statements]
-    layers = [config.layer] if config.layer is not None else range(len(states))
+    layers = [config.layer] if config.layer is not None else range(len(per_layer))
     best = None
     for layer in layers:
-        if layer >= len(states):
-            raise ValueError(f"layer: {model} has layers 0..{len(states) - 1}, not {layer}")
-        x = states[layer]
-        parts = (x[:m], x[m : 2 * m], x[2 * m :]) if contrast else (x[:m],)
-        features = Features(*parts)
+        if layer >= len(per_layer):
+            raise ValueError(f"layer: {model} has layers 0..{len(per_layer) - 1}, not {layer}")
+        features = per_layer[layer]
         fit = cross_fit(
             config.probe, features.take(slice(0, n)), labels, topics,
             folds=config.folds, seed=config.seed,

@@ -115,13 +115,12 @@ def _stated(config: ProbeConfig, model: str, statements: list[Statement], langua
     return p_true, coverage
 
 
-def probe_model(config: ProbeConfig, model: str, source: str) -> dict:
-    """One model's held-out hits per method and layer, and its stated judgement's."""
-    statements, language = load_statements(
-        source, false_per_true=config.false_per_true, seed=config.seed, form=config.world_form
-    )
-    texts = [s.text for s in statements]
-    contrast = "ccs" in config.methods
+def layer_features(
+    config: ProbeConfig | InterpConfig, model: str, texts: list[str], language, *, contrast: bool
+) -> list[Features]:
+    """Each layer's :class:`Features` of ``texts`` in ``model`` (with the contrast pairs CCS
+    reads when ``contrast``), the hidden states read at ``config.position`` and cached under
+    ``output_dir/hidden``; ``config`` is any experiment's with those settings."""
     pos, neg = contrast_texts(texts, language) if contrast else ([], [])
     states = collect_hidden_states(
         model,
@@ -131,15 +130,25 @@ def probe_model(config: ProbeConfig, model: str, source: str) -> dict:
         cache_dir=Path(config.output_dir) / "hidden",
         progress=config.progress,
     )
-    n = len(texts)
+    m = len(texts)
+    return [
+        Features(*((x[:m], x[m : 2 * m], x[2 * m :]) if contrast else (x[:m],))) for x in states
+    ]
+
+
+def probe_model(config: ProbeConfig, model: str, source: str) -> dict:
+    """One model's held-out hits per method and layer, and its stated judgement's."""
+    statements, language = load_statements(
+        source, false_per_true=config.false_per_true, seed=config.seed, form=config.world_form
+    )
+    layers = layer_features(
+        config, model, [s.text for s in statements], language, contrast="ccs" in config.methods
+    )
     labels = np.array([s.label for s in statements])
     topics = [s.topic for s in statements]
     hits: dict[str, list[np.ndarray]] = {m: [] for m in config.methods}
-    with progress_bar(len(states), f"probes: {short_name(model)}", enabled=config.progress) as go:
-        for layer in states:
-            features = Features(
-                layer[:n], *((layer[n : 2 * n], layer[2 * n :]) if contrast else ())
-            )
+    with progress_bar(len(layers), f"probes: {short_name(model)}", enabled=config.progress) as go:
+        for features in layers:
             for method in config.methods:
                 found = cross_fit(
                     method, features, labels, topics, folds=config.folds, seed=config.seed
