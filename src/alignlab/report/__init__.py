@@ -55,11 +55,7 @@ def write_report(directory: str | Path, results: dict, *, keep: tuple[str, ...] 
 def merge_section(directory: str | Path, name: str, section, *, title: str) -> Path:
     """Set section ``name`` of ``directory/results.json``, keeping every other one (a new
     file is titled ``title``), and render the report; returns the page's path."""
-    existing = Path(directory) / RESULTS_FILE
-    results = read_results(existing) if existing.exists() else {"title": title}
-    results.pop("schema", None)
-    results[name] = section
-    return write_report(directory, results)
+    return _update(directory, title, lambda results: {name: section})
 
 
 def add_panel(directory: str | Path, section: str, name: str, panel: dict, *, title: str) -> Path:
@@ -71,10 +67,18 @@ def add_panel(directory: str | Path, section: str, name: str, panel: dict, *, ti
         raise ValueError(
             f"section: {section!r} holds no panels; known: {', '.join(PANEL_SECTIONS)}"
         )
+    return _update(
+        directory, title, lambda results: {section: {**(results.get(section) or {}), name: panel}}
+    )
+
+
+def _update(directory: str | Path, title: str, change) -> Path:
+    """Read ``directory/results.json`` (or start one titled ``title``), set the sections
+    ``change(results)`` returns, write it and render the report."""
     existing = Path(directory) / RESULTS_FILE
     results = read_results(existing) if existing.exists() else {"title": title}
     results.pop("schema", None)
-    results[section] = {**(results.get(section) or {}), name: panel}
+    results.update(change(results))
     return write_report(directory, results)
 
 
