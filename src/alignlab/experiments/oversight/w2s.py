@@ -222,6 +222,7 @@ def w2s_panel(config: W2SConfig, scores: list[W2SScores], models: dict) -> dict:
     seeds, n = config.seed_list, sum(s.hits["weak"].size for s in scores)
     accuracy = {name: over_seeds([s.hits[name] for s in scores]) for name in ROWS}
     pgr = {name: _pgr(scores, name) for name in STUDENTS}
+    per_seed = {name: [_pgr([s], name) for s in scores] for name in STUDENTS}
     gain = over_seeds(
         [s.hits["w2s_confidence"].astype(float) - s.hits["w2s_naive"] for s in scores],
         rate=False,
@@ -291,9 +292,9 @@ def w2s_panel(config: W2SConfig, scores: list[W2SScores], models: dict) -> dict:
                     {
                         "name": LABELS[name],
                         "points": [
-                            {"x": seed, "y": _pgr([s], name).to_dict()}
-                            for seed, s in zip(seeds, scores, strict=True)
-                            if _pgr([s], name).value is not None
+                            {"x": seed, "y": gap.to_dict()}
+                            for seed, gap in zip(seeds, per_seed[name], strict=True)
+                            if gap.value is not None
                         ],
                     }
                     for name in STUDENTS
