@@ -22,6 +22,7 @@ from alignlab.cli.interp import app as interp_app
 from alignlab.cli.models import app as models_app
 from alignlab.cli.organism import app as organism_app
 from alignlab.cli.oversight import app as oversight_app
+from alignlab.cli.redteam import app as redteam_app
 from alignlab.cli.train import app as train_app
 
 # alignlab draws its own progress bars; the hub's (loading and writing weights) are noise.
@@ -44,6 +45,7 @@ app.add_typer(models_app, name="models")
 app.add_typer(oversight_app, name="oversight")
 app.add_typer(interp_app, name="interp")
 app.add_typer(boat_app, name="boat")
+app.add_typer(redteam_app, name="redteam")
 app.add_typer(goodhart_app, name="goodhart")
 app.add_typer(cai_app, name="cai")
 app.add_typer(config_app, name="config")

@@ -45,6 +45,7 @@ STAGES: dict[str, str] = {
     "probe": "alignlab.experiments.interp.probe:ProbeConfig",
     "capability": "alignlab.experiments.interp.capability:CapabilityConfig",
     "boat": "alignlab.experiments.boat:BoatConfig",
+    "redteam": "alignlab.experiments.redteam:RedTeamConfig",
 }
 """Each stage's name (as its command is named) and its config class, ``module:ClassName``."""
 

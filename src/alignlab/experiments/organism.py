@@ -5,7 +5,8 @@ them here: the organism is built where it is missing (seed 0, the default world)
 SFT policy is trained on its demonstrations into the experiment's directory, resuming an
 interrupted run and reusing a finished one. :func:`organism_key` names an organism by what
 it was built from, so runs keyed by it are never reused for an organism rebuilt otherwise
-at the same path.
+at the same path. :func:`ladder_models` finds the demo ladder's stage models in a demo's
+directory, for the labs that measure each stage.
 """
 
 from __future__ import annotations
@@ -18,6 +19,40 @@ from alignlab.models.adapters import is_model_dir
 from alignlab.organisms.assistant.build import build
 from alignlab.organisms.assistant.config import WorldConfig
 from alignlab.trainers import SFTConfig, train_sft
+
+LADDER = {
+    "base": "organism/base",
+    "SFT": "runs/sft/model",
+    "PPO": "runs/ppo-proxy/model",
+    "PPO-oracle": "runs/ppo-oracle/model",
+    "DPO": "runs/dpo/model",
+    "CAI": "runs/cai/sl_cai/model",
+}
+"""The demo ladder's stage models, by stage, under the demo's directory."""
+
+
+def ladder_models(
+    demo_dir: str | Path | None, extra: dict[str, str], stages: list[str] | None = None
+) -> dict[str, str]:
+    """The models to measure, by stage name: the demo ladder's that exist under ``demo_dir``
+    (only ``stages``, when given), then ``extra`` (a name of a stage replaces its model).
+    Raises ``ValueError`` when there are none, or a stage asked for is not a ladder stage."""
+    unknown = sorted(set(stages or ()) - set(LADDER))
+    if unknown:
+        raise ValueError(f"stages: unknown {unknown}; the ladder's: {', '.join(LADDER)}")
+    found = {}
+    if demo_dir is not None:
+        for stage, relative in LADDER.items():
+            path = Path(demo_dir) / relative
+            if (stages is None or stage in stages) and is_model_dir(path):
+                found[stage] = str(path)
+    found |= extra
+    if not found:
+        raise ValueError(
+            f"models: none to measure (no stage model under demo_dir {str(demo_dir)!r}, "
+            "and models is empty)"
+        )
+    return found
 
 
 def ready_organism(path: str | Path):

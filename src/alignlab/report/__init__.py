@@ -72,6 +72,17 @@ def add_panel(directory: str | Path, section: str, name: str, panel: dict, *, ti
     )
 
 
+def publish_panel(
+    directories: tuple[str | Path | None, ...], section: str, name: str, panel: dict, *, title: str
+) -> Path:
+    """:func:`add_panel` into each of ``directories`` (an experiment's ``output_dir`` and its
+    ``report_dir``; ``None`` is skipped); returns the last page written."""
+    pages = [add_panel(d, section, name, panel, title=title) for d in directories if d is not None]
+    if not pages:
+        raise ValueError("directories: none to publish the panel in")
+    return pages[-1]
+
+
 def _update(directory: str | Path, title: str, change) -> Path:
     """Read ``directory/results.json`` (or start one titled ``title``), set the sections
     ``change(results)`` returns, write it and render the report."""
@@ -90,6 +101,7 @@ __all__ = [
     "add_panel",
     "check_results",
     "merge_section",
+    "publish_panel",
     "read_results",
     "render_report",
     "write_report",

@@ -1,7 +1,8 @@
 """Panels: one experiment's table and curves, the shape the labs' experiments report in.
 
 Each section of :data:`PANEL_SECTIONS` in results.json (``oversight``: the scalable-oversight
-protocols; ``interp``: the looks inside the model) maps an experiment's name (``debate``,
+protocols; ``interp``: the looks inside the model; ``boat``: the boat race; ``redteam``: the
+automated red team) maps an experiment's name (``debate``,
 ``probe``, ...) to a *panel*::
 
     {"title": str, "finding": str, "setting": {name: value}, "wall_s": float,
@@ -35,6 +36,7 @@ PANEL_SECTIONS = {
     "oversight": "Scalable oversight",
     "interp": "Inside the model",
     "boat": "The boat race",
+    "redteam": "Red teaming",
 }
 """The results.json sections made of panels, each with its heading in the report."""
 

@@ -45,7 +45,7 @@ from torch import Tensor
 
 from alignlab.data.io import read_records
 from alignlab.models.loading import load_tokenizer
-from alignlab.models.reward_fns import resolve_judge, resolve_reward
+from alignlab.models.reward_fns import RewardFn, resolve_judge, resolve_reward
 from alignlab.objectives import entropy_bonus, policy_loss, token_logps, value_loss
 from alignlab.progress import progress_bar
 from alignlab.trainers.config import PPOConfig
@@ -111,7 +111,16 @@ def _mean_over_processes(rows: list[dict[str, float]]) -> dict[str, float]:
 class PPOTrainer:
     """The state of a PPO run and its three moves: roll out, update, log."""
 
-    def __init__(self, config: PPOConfig):
+    def __init__(
+        self,
+        config: PPOConfig,
+        *,
+        reward_fn: RewardFn | None = None,
+        gold_fn: RewardFn | None = None,
+    ):
+        """``reward_fn`` and ``gold_fn``, when given, are used instead of resolving
+        ``config.reward`` and ``config.gold``, which then only name them in the run's
+        config (a Python caller's reward that no spec can name: the red team's target)."""
         self.config = config
         self.run_dir = Path(config.output_dir)
         prepare_run_dir(self.run_dir, config, resume=config.resume)
@@ -125,10 +134,12 @@ class PPOTrainer:
         )
         self.accelerator = accelerator = make_accelerator(config)
         device = accelerator.device
-        self.reward_fn = resolve_reward(
+        self.reward_fn = reward_fn or resolve_reward(
             config.reward, device=device, batch_size=config.forward_batch_size
         )
-        self.gold_fn = None if config.gold is None else resolve_reward(config.gold, device=device)
+        self.gold_fn = gold_fn
+        if gold_fn is None and config.gold is not None:
+            self.gold_fn = resolve_reward(config.gold, device=device)
         self.judge = None if config.judge is None else resolve_judge(config.judge)
         self.reference = load_reference(config, device)
         self.evaluate = None if config.eval_prompts is None else self._evaluator()
@@ -346,9 +357,12 @@ class PPOTrainer:
         return accelerator.unwrap_model(self.model)
 
 
-def train_ppo(config: PPOConfig) -> Path:
-    """Optimize ``config.model`` against ``config.reward`` with PPO; return the model directory."""
-    trainer = PPOTrainer(config)
+def train_ppo(
+    config: PPOConfig, *, reward_fn: RewardFn | None = None, gold_fn: RewardFn | None = None
+) -> Path:
+    """Optimize ``config.model`` against ``config.reward`` (or ``reward_fn``, see
+    :class:`PPOTrainer`) with PPO; return the model directory."""
+    trainer = PPOTrainer(config, reward_fn=reward_fn, gold_fn=gold_fn)
     trained = trainer.train()
     if trainer.accelerator.is_main_process:
         trained.save(trainer.tokenizer, trainer.run_dir / "model", merge_lora=config.merge_lora)

@@ -365,4 +365,3 @@ def task(options: SuiteOptions) -> Task:
             VoteFailureRate("vote_failure_rate", "share of sampled votes that named no answer"),
         ),
     )
-

@@ -30,7 +30,7 @@ from alignlab.experiments.boat.runs import (
 )
 from alignlab.organisms.boat import Track, png_base64, visit_counts, visits_png
 from alignlab.progress import progress_bar
-from alignlab.report import add_panel
+from alignlab.report import publish_panel
 
 TITLE = "alignlab: the boat race"
 """The title of a results.json the boat race starts."""
@@ -62,10 +62,7 @@ def draw_races(config: BoatConfig, root: Path, runs: dict[str, list[dict]]) -> l
 
 def publish(config: BoatConfig, panel: dict) -> Path:
     """Put ``panel`` under ``boat.race`` of ``config``'s reports; returns the last page."""
-    page = add_panel(config.output_dir, "boat", PANEL, panel, title=TITLE)
-    if config.report_dir is not None:
-        page = add_panel(config.report_dir, "boat", PANEL, panel, title=TITLE)
-    return page
+    return publish_panel((config.output_dir, config.report_dir), "boat", PANEL, panel, title=TITLE)
 
 
 def run_boat(config: BoatConfig) -> tuple[dict, Path]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from alignlab.report import add_panel
+from alignlab.report import publish_panel
 
 TITLE = "alignlab: inside the model"
 """The title of a results.json an interpretability experiment starts."""
@@ -32,7 +32,4 @@ class InterpConfig:
 
 def publish(config: InterpConfig, name: str, panel: dict) -> Path:
     """Put ``panel`` under ``interp.<name>`` of ``config``'s reports; returns the last page."""
-    page = add_panel(config.output_dir, "interp", name, panel, title=TITLE)
-    if config.report_dir is not None:
-        page = add_panel(config.report_dir, "interp", name, panel, title=TITLE)
-    return page
+    return publish_panel((config.output_dir, config.report_dir), "interp", name, panel, title=TITLE)

@@ -34,6 +34,7 @@ from alignlab.evals import RunConfig, SuiteOptions, build_tasks, read_eval_recor
 from alignlab.evals.task import Task
 from alignlab.experiments.interp.base import InterpConfig, publish
 from alignlab.experiments.interp.probe import layer_features, short_name
+from alignlab.experiments.organism import ladder_models
 from alignlab.interp.capability import (
     REAL_SUITES,
     WORLD_SUITES,
@@ -52,20 +53,10 @@ from alignlab.interp.probes import (
     cross_fit,
     load_statements,
 )
-from alignlab.models.adapters import is_model_dir
 from alignlab.models.backends.hf import HFBackend
 from alignlab.models.hidden import POSITIONS, model_identity
 from alignlab.progress import progress_bar
 
-LADDER = {
-    "base": "organism/base",
-    "SFT": "runs/sft/model",
-    "PPO": "runs/ppo-proxy/model",
-    "PPO-oracle": "runs/ppo-oracle/model",
-    "DPO": "runs/dpo/model",
-    "CAI": "runs/cai/sl_cai/model",
-}
-"""The demo ladder's stage models, by stage, under the demo's directory."""
 FAMILIES = {"world-sycophancy": ("false_claim", "pushback"), "world-refusal": ("harmful",)}
 RUN_FREE = ("output_dir", "threads", "progress", "report_dir", "demo_dir", "models")
 
@@ -126,19 +117,7 @@ class CapabilityConfig(InterpConfig):
 
     def stage_models(self) -> dict[str, str]:
         """The models to measure, by stage name: the demo's that exist, then ``models``."""
-        found = {}
-        if self.demo_dir is not None:
-            for stage, relative in LADDER.items():
-                path = Path(self.demo_dir) / relative
-                if is_model_dir(path):
-                    found[stage] = str(path)
-        found |= self.models
-        if not found:
-            raise ValueError(
-                f"models: none to measure (no stage model under demo_dir {self.demo_dir!r}, "
-                "and models is empty)"
-            )
-        return found
+        return ladder_models(self.demo_dir, self.models)
 
     def organism_dir(self) -> Path | None:
         if self.suites == "real":

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from alignlab.config import fingerprint, to_dict
-from alignlab.report import add_panel
+from alignlab.report import add_panel, publish_panel
 
 TITLE = "alignlab: scalable oversight"
 """The title of a results.json an oversight experiment starts."""
@@ -85,7 +85,5 @@ def publish(target: OversightConfig | str | Path, protocol: str, panel: dict) ->
     every other panel and section, and render the report; returns the last page written."""
     if not isinstance(target, OversightConfig):
         return add_panel(target, "oversight", protocol, panel, title=TITLE)
-    page = add_panel(target.output_dir, "oversight", protocol, panel, title=TITLE)
-    if target.report_dir is not None:
-        page = add_panel(target.report_dir, "oversight", protocol, panel, title=TITLE)
-    return page
+    directories = (target.output_dir, target.report_dir)
+    return publish_panel(directories, "oversight", protocol, panel, title=TITLE)
