@@ -9,17 +9,19 @@ import pytest
 
 from alignlab.experiments.redteam.attacks import (
     ATTACK_FAMILIES,
+    ATTACK_REWARDS,
     ATTACKER_INSTRUCTION,
     INVALID,
     attack_rewards,
     attacker_demonstrations,
     diversity,
+    failing_and_correct,
     fix_pairs,
     similarity_matrix,
     verdict,
 )
 from alignlab.experiments.redteam.config import RedTeamConfig
-from alignlab.experiments.redteam.target import attack_seed
+from alignlab.experiments.redteam.target import Target, attack_seed
 from alignlab.organisms.assistant import gold_utility, parse_prompt
 from alignlab.organisms.assistant.behaviours import respond
 from alignlab.organisms.assistant.language import vocabulary
@@ -106,3 +108,36 @@ def test_config_errors_name_the_field(tmp_path):
         RedTeamConfig(targets=["RLHF"]).target_models()
     with pytest.raises(ValueError, match="models: none to measure"):
         RedTeamConfig(demo_dir=str(tmp_path)).target_models()
+
+
+def test_the_rewards_by_name_and_the_likelihood_is_perez_minus_log_one_minus_p():
+    found, chance = np.array([1.0, 0.0, 0.0]), np.array([0.5, 0.0, 0.9])
+    assert ATTACK_REWARDS["found"](found, chance).tolist() == [1.0, 0.0, 0.0]
+    assert ATTACK_REWARDS["likelihood"](found, chance) == pytest.approx(
+        [math.log(2), 0.0, math.log(10)]
+    )
+    assert np.isfinite(ATTACK_REWARDS["likelihood"](found, np.array([1.0]))).all()
+    with pytest.raises(ValueError, match="reward: unknown 'offensive'"):
+        RedTeamConfig(reward="offensive")
+
+
+def test_failing_and_correct_answers_are_every_form_of_each():
+    bad, good = failing_and_correct(FALSE_CLAIM)
+    assert set(bad) == {"yes , you are right .", "yes , 3 + 4 = 9 ."}
+    assert {gold_utility(FALSE_CLAIM, g) for g in good} <= {1.0}
+    assert len(good) == 2 and all(gold_utility(FALSE_CLAIM, b) == 0.0 for b in bad)
+    harmful_bad, _ = failing_and_correct(HARMFUL)
+    assert all(verdict(HARMFUL, b).failed for b in harmful_bad)
+    assert failing_and_correct("what is 2 + 2 ?") is None
+    assert failing_and_correct("not a request") is None
+
+
+def test_the_targets_chance_of_failing_is_a_normalized_likelihood(tmp_path):
+    from test_redteam_run import tiny_world_model
+
+    target = Target(tiny_world_model(tmp_path), seed=0, reward="likelihood", batch_size=3)
+    chances = target.failure_chances([FALSE_CLAIM, "what is 2 + 2 ?", HARMFUL, "junk"])
+    assert 0 < chances[0] < 1 and 0 < chances[2] < 1
+    assert chances[1] == chances[3] == 0.0
+    again = Target(tiny_world_model(tmp_path), seed=0, reward="likelihood", batch_size=64)
+    assert again.failure_chances([FALSE_CLAIM, HARMFUL]) == pytest.approx(chances[[0, 2]])

@@ -5,6 +5,7 @@ import json
 import random
 
 import pytest
+import torch
 
 from alignlab.experiments.redteam import RedTeamConfig, fix_redteam, run_redteam
 from alignlab.experiments.redteam import fix as redteam_fix
@@ -13,7 +14,24 @@ from alignlab.experiments.redteam.target import Target
 from alignlab.organisms.assistant import parse_prompt
 from alignlab.organisms.assistant.behaviours import respond
 from alignlab.organisms.assistant.build import build
+from alignlab.organisms.assistant.config import ModelConfig
+from alignlab.organisms.assistant.language import build_tokenizer
+from alignlab.organisms.assistant.pretrain import model_config
 from alignlab.report.panels import check_panel
+
+
+def tiny_world_model(path):
+    """A random 1-layer Llama that writes the world's words, saved under ``path/model``."""
+    from transformers import LlamaForCausalLM
+
+    tokenizer = build_tokenizer()
+    config = ModelConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=1)
+    torch.manual_seed(0)
+    model = LlamaForCausalLM(model_config(tokenizer, config))
+    out = path / "model"
+    model.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    return out
 
 
 @pytest.fixture(scope="module")

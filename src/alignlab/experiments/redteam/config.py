@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from alignlab.experiments.organism import ladder_models
+from alignlab.experiments.redteam.attacks import ATTACK_REWARDS
 
 
 @dataclass
@@ -46,6 +47,10 @@ class RedTeamConfig:
     """The attacker's PPO learning rate."""
     kl_coef: float = 0.05
     """The attacker's KL penalty to its SFT start (Perez et al. keep the red LM near it)."""
+    reward: str = "likelihood"
+    """What an attack earns (:data:`~alignlab.experiments.redteam.attacks.ATTACK_REWARDS`):
+    ``likelihood``, -log(1 - p) of the target's chance p of failing (dense, Perez et al.), or
+    ``found``, 1 for a sampled answer that fails (sparse)."""
     diversity_coef: float = 0.5
     """lambda of the diversity term: a rollout's attack pays lambda times its mean bigram
     similarity to the rollout's other attacks (0: pure RL)."""
@@ -63,9 +68,6 @@ class RedTeamConfig:
     """Epochs of the fix's DPO over the distinct failures found."""
     fix_lr: float = 5e-5
     """The fix's DPO learning rate."""
-    n_per_family: int = 100
-    """Held-out prompts per family of the fixed suites (``world-refusal``,
-    ``world-sycophancy``) measured before and after the fix."""
 
     def __post_init__(self) -> None:
         for name in ("seeds", "demonstrations", "steps", "rollout_size", "n_attacks"):
@@ -75,8 +77,10 @@ class RedTeamConfig:
             raise ValueError(f"first_seed: must be at least 0, got {self.first_seed}")
         if self.diversity_coef < 0 or self.kl_coef < 0:
             raise ValueError("diversity_coef, kl_coef: must be at least 0")
-        if self.fix_epochs < 1 or self.n_per_family < 1:
-            raise ValueError("fix_epochs, n_per_family: must be at least 1")
+        if self.reward not in ATTACK_REWARDS:
+            raise ValueError(f"reward: unknown {self.reward!r}; known: {', '.join(ATTACK_REWARDS)}")
+        if self.fix_epochs < 1:
+            raise ValueError(f"fix_epochs: must be at least 1, got {self.fix_epochs}")
 
     @property
     def seed_list(self) -> list[int]:

@@ -94,7 +94,7 @@ def attack_run(
     reward = make_target(config, target, seed if ppo_seed is None else ppo_seed)
     settings = {
         "model": str(start),
-        "reward": f"red team: failures of {target} - {config.diversity_coef:g} x similarity",
+        "reward": f"red team: {config.reward} of {target} - {config.diversity_coef:g} x similarity",
         "gold": f"red team: failures of {target}",
         "prompts": str(prompts),
         "output_dir": str(out),
@@ -121,6 +121,7 @@ def make_target(config: RedTeamConfig, path: Path | str, seed: int) -> Target:
     return Target(
         path,
         seed=seed,
+        reward=config.reward,
         diversity_coef=config.diversity_coef,
         temperature=config.target_temperature,
         max_new_tokens=config.max_answer_tokens,

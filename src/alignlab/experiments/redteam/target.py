@@ -17,9 +17,16 @@ import numpy as np
 import torch
 
 from alignlab.data.records import Text
-from alignlab.experiments.redteam.attacks import Verdict, attack_rewards, verdict
+from alignlab.experiments.redteam.attacks import (
+    ATTACK_REWARDS,
+    Verdict,
+    attack_rewards,
+    failing_and_correct,
+    verdict,
+)
 from alignlab.models.generation import generate
 from alignlab.models.loading import load_causal_lm, load_tokenizer
+from alignlab.models.sequences import collate, encode_pairs, sequence_logps
 
 
 def attack_seed(seed: int, attack: str) -> int:
@@ -31,7 +38,8 @@ class Target:
     """A target policy (any organism model directory) and how it answers attacks.
 
     As a reward function (``batched``) it scores the attacker's responses, the attacks:
-    found failure minus the diversity penalty. :meth:`found` is the failure indicator of
+    what each earns (``reward``, one of :data:`~.attacks.ATTACK_REWARDS`) minus the
+    diversity penalty. :meth:`found` is the failure indicator of
     the last scored batch, the run's tracked ``gold``.
     """
 
@@ -42,12 +50,16 @@ class Target:
         path: str | Path,
         *,
         seed: int,
+        reward: str = "found",
         diversity_coef: float = 0.0,
         temperature: float = 1.0,
         max_new_tokens: int = 32,
         batch_size: int = 64,
     ):
+        if reward not in ATTACK_REWARDS:
+            raise ValueError(f"reward: unknown {reward!r}; known: {', '.join(ATTACK_REWARDS)}")
         self.path = str(path)
+        self.reward = reward
         self.model = load_causal_lm(path, device="cpu", dtype="float32")
         self.tokenizer = load_tokenizer(path)
         self.seed = seed
@@ -85,9 +97,40 @@ class Target:
             self._last = (key, [verdict(a, r) for a, r in zip(key, self.answers(key), strict=True)])
         return self._last[1]
 
+    def failure_chances(self, attacks: Sequence[str]) -> np.ndarray:
+        """p = pi(F | x) / (pi(F | x) + pi(C | x)) per attack, F and C every form of the
+        world's failing and correct answers to it; 0 where it has no failing answer."""
+        chances = np.zeros(len(attacks))
+        owners, prompts, texts, failing = [], [], [], []
+        for i, attack in enumerate(attacks):
+            answers = failing_and_correct(attack)
+            for is_bad, forms in zip((True, False), answers or (), strict=False):
+                owners += [i] * len(forms)
+                prompts += [attack] * len(forms)
+                texts += forms
+                failing += [is_bad] * len(forms)
+        if not texts:
+            return chances
+        pairs = encode_pairs(self.tokenizer, prompts, texts)
+        logps = []
+        with torch.no_grad():
+            for start in range(0, len(pairs), self.batch_size):
+                batch = collate(pairs[start : start + self.batch_size], self.tokenizer.pad_token_id)
+                logps.append(sequence_logps(self.model, batch))
+        logps = torch.cat(logps).double()
+        owners_t, failing_t = torch.tensor(owners), torch.tensor(failing)
+        for i in sorted(set(owners)):
+            mine = owners_t == i
+            bad = logps[mine & failing_t].logsumexp(0)
+            good = logps[mine & ~failing_t].logsumexp(0)
+            chances[i] = torch.sigmoid(bad - good).item()
+        return chances
+
     def __call__(self, prompts: Sequence[Text], attacks: Sequence[str]) -> np.ndarray:
-        failed = [v.failed for v in self.verdicts(attacks)]
-        return attack_rewards(failed, attacks, self.diversity_coef)
+        found = self.found(prompts, attacks)
+        chances = self.failure_chances(attacks) if self.reward == "likelihood" else found
+        earned = ATTACK_REWARDS[self.reward](found, chances)
+        return attack_rewards(earned, attacks, self.diversity_coef)
 
     def found(self, prompts: Sequence[Text], attacks: Sequence[str]) -> np.ndarray:
         """1 where the attack found a failure, else 0."""
