@@ -21,7 +21,7 @@ import json
 import os
 import tempfile
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -332,6 +332,27 @@ def write_records(path: str | Path, records: Iterable[Record | dict]) -> int:
     else:
         raise ValueError(f"{path}: cannot write records to {path.suffix!r} files")
     return len(rows)
+
+
+def write_json(path: str | Path, value: Any, *, indent: int | None = None) -> None:
+    """Write ``value`` as one JSON document to ``path`` (its directory made), whole or not
+    at all: a temporary file renamed into place, so a killed run leaves no half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(value, indent=indent, ensure_ascii=False) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def json_once(path: str | Path, compute: Callable[[], Any], *, replace: bool = False) -> Any:
+    """``path``'s JSON when it exists (and not ``replace``); else ``compute()``, written to
+    ``path`` (:func:`write_json`) and returned: a step computed once and reused on a rerun."""
+    path = Path(path)
+    if path.exists() and not replace:
+        return json.loads(path.read_text(encoding="utf-8"))
+    value = compute()
+    write_json(path, value)
+    return value
 
 
 def _write_jsonl(path: Path, rows: Iterable[dict]) -> int:

@@ -23,12 +23,12 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from alignlab.data.io import write_json
 from alignlab.data.records import Sample
 from alignlab.evals.records import (
     EvalRecord,
@@ -189,12 +189,6 @@ def summarize(
     return {"seed": seed, "limit": limit, "suites": suites}
 
 
-def _write_json(path: Path, data: dict) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
-
-
 def _prepare(out: Path, settings: dict, suites: list[str], resume: bool) -> None:
     """Check that ``out`` may take this run, and record its settings in ``run.json``."""
     run_file, records_file = out / RUN_FILE, out / RECORDS_FILE
@@ -213,7 +207,7 @@ def _prepare(out: Path, settings: dict, suites: list[str], resume: bool) -> None
                     f"{value!r}; resume with the same {key}, or choose another --out"
                 )
         suites = list(dict.fromkeys([*previous.get("suites", []), *suites]))
-    _write_json(run_file, {**settings, "suites": suites})
+    write_json(run_file, {**settings, "suites": suites}, indent=2)
 
 
 def run_eval(
@@ -268,5 +262,5 @@ def run_eval(
         tasks, read_eval_records(records_file, repair=False), seed=config.seed, limit=config.limit
     )
     summary["backend"] = settings["backend"]
-    _write_json(out / SUMMARY_FILE, summary)
+    write_json(out / SUMMARY_FILE, summary, indent=2)
     return summary

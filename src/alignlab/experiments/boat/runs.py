@@ -26,6 +26,7 @@ import torch
 from torch import Tensor, nn
 
 from alignlab.config import fingerprint, to_dict
+from alignlab.data.io import write_json
 from alignlab.experiments.boat.agent import episode_kl, train_agent
 from alignlab.experiments.boat.config import BoatConfig, Fix
 from alignlab.experiments.boat.rollout import ActorCritic, Episodes, rollout
@@ -120,13 +121,6 @@ def measure(net: nn.Module, config: BoatConfig, demonstrator: Demonstrator, seed
     }
 
 
-def _write_json(path: Path, data: dict) -> None:
-    """Write ``path`` whole or not at all (a killed run leaves no half-written result)."""
-    partial = path.with_suffix(".partial")
-    partial.write_text(json.dumps(data) + "\n", encoding="utf-8")
-    os.replace(partial, path)
-
-
 def save_policy(net: ActorCritic, path: Path) -> None:
     sizes = {"obs_size": net.obs_size, "n_actions": net.n_actions, "hidden_size": net.hidden_size}
     partial = path.with_suffix(".partial")
@@ -154,7 +148,7 @@ def demonstrator_run(config: BoatConfig, root: Path, seed: int) -> dict:
         "seed": seed,
         **measure(demonstrator, config, demonstrator, seed),
     }
-    _write_json(out / "result.json", result)
+    write_json(out / "result.json", result)
     return result
 
 
@@ -197,7 +191,7 @@ def boat_run(config: BoatConfig, root: Path, fix: Fix, seed: int) -> dict:
     save_policy(net, out / "policy.pt")
     result = {"fix": fix.name, "seed": seed, "train_s": round(train_s, 2)}
     result.update(measure(net, config, demonstrator, seed))
-    _write_json(out / "result.json", result)
+    write_json(out / "result.json", result)
     return result
 
 

@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from alignlab.config import fingerprint
+from alignlab.data.io import json_once
 from alignlab.experiments.organism import organism_key, ready_organism, sft_policy
 from alignlab.experiments.oversight.base import OversightConfig, publish, set_threads
 from alignlab.models.backends import HFBackend
@@ -124,17 +125,6 @@ TRAINED_BY = ("lr", "epochs", "batch_size")
 """With the records, the fields that decide a reward model (its directory's name)."""
 
 
-def _json(path: Path, compute, *, replace: bool = False):
-    """``path``'s JSON if it exists (and not ``replace``), else ``compute()``, written first."""
-    if path.exists() and not replace:
-        return json.loads(path.read_text(encoding="utf-8"))
-    value = compute()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.with_suffix(".tmp").write_text(json.dumps(value) + "\n", encoding="utf-8")
-    path.with_suffix(".tmp").replace(path)
-    return value
-
-
 class _Policy:
     """The sampling policy, loaded on first use (a rerun whose samples exist never loads it)."""
 
@@ -155,7 +145,7 @@ class _Policy:
             self.backend, prompts, n, seed=seed, temperature=c.temperature,
             max_new_tokens=c.max_new_tokens, batch=c.generation_batch, progress=c.progress,
         )  # fmt: skip
-        _json(path, lambda: {"prompts": prompts, "responses": responses}, replace=True)
+        json_once(path, lambda: {"prompts": prompts, "responses": responses}, replace=True)
         return responses
 
 
@@ -199,10 +189,10 @@ def _seed(config: ProcessConfig, policy: _Policy, base: str, out: Path, seed: in
             "step_probs": [p.tolist() for p in step_probs],
         }
 
-    scored = _json(models / "scores.json", scores)
+    scored = json_once(models / "scores.json", scores)
     sizes = {"orm_records": len(orm_records), "prm_records": len(prm_records)}
     values = models / f"values-{fingerprint(config.ns, config.subsets)}.json"
-    return _json(values, lambda: _values(config, test, test_texts, scored, seed) | sizes)
+    return json_once(values, lambda: _values(config, test, test_texts, scored, seed) | sizes)
 
 
 def _values(config: ProcessConfig, test: list, texts: list, scored: dict, seed: int) -> dict:
