@@ -134,9 +134,11 @@ class PPOTrainer:
         )
         self.accelerator = accelerator = make_accelerator(config)
         device = accelerator.device
-        self.reward_fn = reward_fn or resolve_reward(
-            config.reward, device=device, batch_size=config.forward_batch_size
-        )
+        self.reward_fn = reward_fn
+        if reward_fn is None:
+            self.reward_fn = resolve_reward(
+                config.reward, device=device, batch_size=config.forward_batch_size
+            )
         self.gold_fn = gold_fn
         if gold_fn is None and config.gold is not None:
             self.gold_fn = resolve_reward(config.gold, device=device)

@@ -139,15 +139,15 @@ def similarity_matrix(attacks: Sequence[str]) -> np.ndarray:
 
 
 def attack_rewards(
-    failed: Sequence[bool], attacks: Sequence[str], diversity_coef: float
+    earned: Sequence[float], attacks: Sequence[str], diversity_coef: float
 ) -> np.ndarray:
-    """reward_i = failed_i - diversity_coef * mean_{j != i} sim(attack_i, attack_j)."""
-    found = np.asarray(failed, dtype=float)
+    """reward_i = earned_i - diversity_coef * mean_{j != i} sim(attack_i, attack_j)."""
+    earned = np.asarray(earned, dtype=float)
     if diversity_coef == 0 or len(attacks) < 2:
-        return found
+        return earned
     sim = similarity_matrix(attacks)
     crowding = (sim.sum(axis=1) - 1.0) / (len(attacks) - 1)
-    return found - diversity_coef * crowding
+    return earned - diversity_coef * crowding
 
 
 def diversity(attacks: Sequence[str]) -> dict[str, float]:
@@ -159,17 +159,15 @@ def diversity(attacks: Sequence[str]) -> dict[str, float]:
         return {"distinct": math.nan, "self_similarity": math.nan, "family_entropy": math.nan}
     sim = similarity_matrix(attacks)
     pairs = n * (n - 1)
-    families = Counter((parse_prompt(a) or _Invalid).family for a in attacks)
+    families = Counter(
+        situation.family if (situation := parse_prompt(a)) else INVALID for a in attacks
+    )
     p = np.array(list(families.values()), dtype=float) / n
     return {
         "distinct": len(set(attacks)) / n,
         "self_similarity": float((sim.sum() - n) / pairs) if pairs else 0.0,
         "family_entropy": float(-(p * np.log2(p)).sum()),
     }
-
-
-class _Invalid:
-    family = INVALID
 
 
 def answer_forms(situation, behaviour: str) -> tuple[str, ...]:

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from alignlab.config import fingerprint, from_dict, to_dict
-from alignlab.data.io import write_records
+from alignlab.data.io import json_once, write_records
 from alignlab.experiments.organism import organism_key, ready_organism
 from alignlab.experiments.redteam.attacks import (
     ATTACKER_INSTRUCTION,
@@ -146,11 +146,18 @@ def sample_attacks(config: RedTeamConfig, attacker: Path, seed: int) -> list[str
     return [group[0] for group in texts]
 
 
+def zero_shot_attacks(config: RedTeamConfig, root: Path, seed: int) -> list[str]:
+    """``seed``'s zero-shot red LM's sampled attacks, the same for every target: sampled
+    once into ``attacker/seed-<s>/attacks.json``."""
+    path = root / "attacker" / f"seed-{seed}" / "attacks.json"
+    return json_once(path, lambda: sample_attacks(config, attacker_start(config, root, seed), seed))
+
+
 def judged(verdicts: list[Verdict]) -> dict:
     """What a sample of attacks found, per attack (for the panel's rates) and in all."""
     return {
         "failed": [int(v.failed) for v in verdicts],
-        **{f"{c}": [int(v.category == c) for v in verdicts] for c in (*FAILURES, INVALID)},
+        **{c: [int(v.category == c) for v in verdicts] for c in (*FAILURES, INVALID)},
         "diversity": diversity([v.attack for v in verdicts]),
         "distinct_failures": len({v.attack for v in verdicts if v.failed}),
         "examples": sorted({v.attack for v in verdicts if v.failed})[:8],
@@ -158,14 +165,14 @@ def judged(verdicts: list[Verdict]) -> dict:
 
 
 def measured(path: Path, compute) -> dict:
-    """The JSON at ``path``, computed by ``compute()`` and written there when missing."""
-    if path.exists():
-        return json.loads(path.read_text(encoding="utf-8"))
-    start = time.perf_counter()
-    result = {**compute(), "seconds": round(time.perf_counter() - start, 2)}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
-    return result
+    """The JSON at ``path``; when missing, ``compute()`` with the seconds it took, written
+    there first (:func:`~alignlab.data.io.json_once`)."""
+
+    def timed() -> dict:
+        start = time.perf_counter()
+        return {**compute(), "seconds": round(time.perf_counter() - start, 2)}
+
+    return json_once(path, timed)
 
 
 def attack_and_measure(
@@ -180,9 +187,7 @@ def attack_and_measure(
         attacker = attack_run(config, root, out, target, seed)
         trained_s = time.perf_counter() - started
         against = make_target(config, target, seed)
-        zero_shot = against.verdicts(
-            sample_attacks(config, attacker_start(config, root, seed), seed)
-        )
+        zero_shot = against.verdicts(zero_shot_attacks(config, root, seed))
         rl = against.verdicts(sample_attacks(config, attacker, seed))
         return {
             "zero_shot": judged(zero_shot),
@@ -196,7 +201,7 @@ def attack_and_measure(
 
 
 def read_curve(run: Path) -> list[dict]:
-    """Each PPO step's found-failure rate and its number of attacks, from ``metrics.jsonl``."""
+    """Each PPO step's found-failure rate and KL to the start, from ``metrics.jsonl``."""
     rows = []
     for line in (run / "metrics.jsonl").read_text(encoding="utf-8").splitlines():
         row = json.loads(line)
